@@ -1,0 +1,71 @@
+"""Input validation shared by every public entry point.
+
+Numba does not bounds-check, so every public function runs these checks
+*before* any kernel sees an array. Each check raises a ``TypeError`` or a
+``ValueError`` whose message names the argument and what was expected.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(a, name: str, ndim: int | None = None, shape_doc: str = "") -> np.ndarray:
+    """Return ``a`` as a C-contiguous float32/float64 array, or raise.
+
+    Non-contiguous and negatively strided views are copied to C order, so
+    kernels can index them flat; they are never rejected. Integer, boolean
+    and complex input is rejected rather than silently cast: a float network
+    fed integer pixels is almost always a bug (forgot to divide by 255).
+    NaN and inf are passed through untouched.
+    """
+    arr = np.asarray(a)
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name} must be a float32 or float64 array, got dtype {arr.dtype}"
+            + (" (convert pixels with x.astype(np.float32) / 255)" if arr.dtype.kind in "ui" else "")
+        )
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must have {ndim} dimensions {shape_doc}, got shape {arr.shape}"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def common_dtype(*arrays: np.ndarray | None) -> np.dtype:
+    """float64 if any array is float64, else float32 (NumPy's promotion)."""
+    return np.result_type(*[a.dtype for a in arrays if a is not None])
+
+
+def check_int(value, name: str, minimum: int) -> int:
+    """Return ``value`` as an int ``>= minimum``; reject bools, floats, strings."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_pair(value, name: str, minimum: int) -> tuple[int, int]:
+    """Return ``(vh, vw)`` from an int or a pair of ints, each ``>= minimum``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair (h, w), got {value!r}")
+        return (check_int(value[0], f"{name}[0]", minimum), check_int(value[1], f"{name}[1]", minimum))
+    v = check_int(value, name, minimum)
+    return (v, v)
+
+
+def check_bias(b, c_out: int, dtype) -> np.ndarray | None:
+    """Validate an optional bias of shape (C_out,)."""
+    if b is None:
+        return None
+    b = as_float_array(b, "b", ndim=1, shape_doc="(C_out,)")
+    if b.shape[0] != c_out:
+        raise ValueError(f"b must have shape ({c_out},) to match w's C_out, got {b.shape}")
+    return b.astype(dtype, copy=False)

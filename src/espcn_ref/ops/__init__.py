@@ -1,0 +1,35 @@
+"""The math of ESPCN: one module per operation, forward next to backward.
+
+Every fast (Numba) function has a ``*_reference`` twin in the same module:
+the definition written as loops, pinned equal to the fast path by the tests.
+"""
+
+from .activations import relu, relu_backward, tanh, tanh_backward
+from .conv2d import conv2d, conv2d_backward
+from .conv_transpose2d import conv_transpose2d, conv_transpose2d_backward
+from .loss import mse_loss, mse_loss_backward
+from .shuffle import (
+    ORDERS,
+    pixel_shuffle,
+    pixel_shuffle_backward,
+    pixel_unshuffle,
+    shuffle_permutation,
+)
+
+__all__ = [
+    "ORDERS",
+    "conv2d",
+    "conv2d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+    "mse_loss",
+    "mse_loss_backward",
+    "pixel_shuffle",
+    "pixel_shuffle_backward",
+    "pixel_unshuffle",
+    "relu",
+    "relu_backward",
+    "shuffle_permutation",
+    "tanh",
+    "tanh_backward",
+]

@@ -1,0 +1,162 @@
+"""2-D convolution (cross-correlation, as PyTorch's ``F.conv2d``): eq. (1)-(3).
+
+Every layer of ESPCN is one of these: ``f^l(I) = phi(W_l * I + b_l)``.
+"*" is a cross-correlation, as in every deep-learning framework: the kernel
+is not flipped. In NCHW, with zero padding (p_h, p_w) and stride (s_h, s_w)::
+
+    y[n, o, oh, ow] = b[o] + sum_{c, a, b'} w[o, c, a, b'] * x[n, c, oh*s_h - p_h + a, ow*s_w - p_w + b']
+
+    OH = floor((H + 2*p_h - k_h) / s_h) + 1      OW likewise
+
+Backward, with dy = dL/dy of shape (N, C_out, OH, OW)::
+
+    db[o]          = sum_{n, oh, ow} dy[n, o, oh, ow]
+    dw[o, c, a, b] = sum_{n, oh, ow} dy[n, o, oh, ow] * x[n, c, oh*s_h - p_h + a, ow*s_w - p_w + b]
+    dx             = the same sums scattered back: a transposed convolution of dy
+
+Fast path: im2col (a Numba gather) + one BLAS GEMM per block of output rows;
+the backward is the same GEMMs transposed plus col2im (a Numba scatter-add).
+The reference twins at the bottom are the formulas above as loops.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array, check_bias, check_pair, common_dtype
+from .im2col import col2im_block, im2col_block, row_blocks
+
+
+def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
+    """Validate shapes; return (geom, OH, OW)."""
+    N, C, H, W = x_shape
+    C_out, C_in, kh, kw = w_shape
+    if C != C_in:
+        raise ValueError(
+            f"{x_name} has {C} channels but w expects C_in = {C_in}: "
+            f"w must have shape (C_out, {C}, k_h, k_w), got {tuple(w_shape)}"
+        )
+    if kh < 1 or kw < 1:
+        raise ValueError(f"w must have a kernel of at least 1x1, got shape {tuple(w_shape)}")
+    sh, sw = check_pair(stride, "stride", 1)
+    ph, pw = check_pair(padding, "padding", 0)
+    OH = (H + 2 * ph - kh) // sh + 1
+    OW = (W + 2 * pw - kw) // sw + 1
+    if H + 2 * ph < kh or W + 2 * pw < kw or OH < 1 or OW < 1:
+        raise ValueError(
+            f"the output would be empty: {x_name} of size {H}x{W} with padding ({ph}, {pw}) "
+            f"is smaller than the {kh}x{kw} kernel"
+        )
+    return (kh, kw, sh, sw, ph, pw), OH, OW
+
+
+def _check_conv_args(x, w, stride, padding, x_name="x"):
+    x = as_float_array(x, x_name, ndim=4, shape_doc="(N, C_in, H, W)")
+    w = as_float_array(w, "w", ndim=4, shape_doc="(C_out, C_in, k_h, k_w)")
+    geom, OH, OW = _conv_geometry(x.shape, w.shape, stride, padding, x_name)
+    dtype = common_dtype(x, w)
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), geom, OH, OW
+
+
+def _gather_block(a, n0, n1, oh0, oh1):
+    """Rows of a (N, C, OH, OW) array as a (C, rows*OW) matrix."""
+    block = a[n0:n1, :, oh0:oh1, :]  # (n, C, rows, OW)
+    return block.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
+
+
+def _scatter_block(mat, out, n0, n1, oh0, oh1):
+    """Write a (C, n*rows*OW) matrix into out[n0:n1, :, oh0:oh1, :]."""
+    n, C = n1 - n0, out.shape[1]
+    out[n0:n1, :, oh0:oh1, :] = mat.reshape(C, n, oh1 - oh0, out.shape[3]).transpose(1, 0, 2, 3)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
+    """Cross-correlation ``W * x + b``, the convolution of eq. (1)-(3).
+
+    x: (N, C_in, H, W); w: (C_out, C_in, k_h, k_w); b: (C_out,) or None.
+    stride: int or (s_h, s_w), >= 1. padding: int or (p_h, p_w), zero padding, >= 0.
+    Returns y: (N, C_out, OH, OW), OH = (H + 2 p_h - k_h) // s_h + 1.
+    Same semantics as PyTorch's ``F.conv2d``.
+    """
+    x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
+    b = check_bias(b, w.shape[0], x.dtype)
+    N, C_in = x.shape[:2]
+    C_out, _, kh, kw = w.shape
+    w_mat = w.reshape(C_out, C_in * kh * kw)  # (C_out, C_in*kh*kw)
+    y = np.empty((N, C_out, OH, OW), dtype=x.dtype)
+    for n0, n1, oh0, oh1 in row_blocks(N, OH, C_in * kh * kw * OW * x.itemsize):
+        cols = np.empty((C_in * kh * kw, (n1 - n0) * (oh1 - oh0) * OW), dtype=x.dtype)
+        im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols)
+        _scatter_block(w_mat @ cols, y, n0, n1, oh0, oh1)  # now the conv is a GEMM
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def conv2d_backward(dy, x, w, stride=1, padding=0):
+    """Gradients of :func:`conv2d` with respect to x, w and b.
+
+    dy: (N, C_out, OH, OW) = dL/dy; x: (N, C_in, H, W); w: (C_out, C_in, k_h, k_w).
+    Returns (dx, dw, db) with shapes (N, C_in, H, W), w.shape, (C_out,).
+    """
+    x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
+    dy = as_float_array(dy, "dy", ndim=4, shape_doc="(N, C_out, OH, OW)")
+    N, C_in, H, W = x.shape
+    C_out, _, kh, kw = w.shape
+    if dy.shape != (N, C_out, OH, OW):
+        raise ValueError(f"dy must have shape {(N, C_out, OH, OW)} (the output of conv2d), got {dy.shape}")
+    dy = dy.astype(x.dtype, copy=False)
+    w_mat = w.reshape(C_out, C_in * kh * kw)
+    dx = np.zeros_like(x)
+    dw_mat = np.zeros_like(w_mat)
+    # if we im2col on the forward, we col2im on the backward
+    for n0, n1, oh0, oh1 in row_blocks(N, OH, C_in * kh * kw * OW * x.itemsize):
+        cols = np.empty((C_in * kh * kw, (n1 - n0) * (oh1 - oh0) * OW), dtype=x.dtype)
+        im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols)
+        dy_mat = _gather_block(dy, n0, n1, oh0, oh1)  # (C_out, rows*OW)
+        dw_mat += dy_mat @ cols.T
+        col2im_block(w_mat.T @ dy_mat, geom, n0, n1, oh0, oh1, OW, dx)
+    db = dy.sum(axis=(0, 2, 3))
+    return dx, dw_mat.reshape(w.shape), db
+
+
+# --- The spec: the definition as loops ----------------------------------------
+
+
+def _pad(x, ph, pw, extra_h=0, extra_w=0):
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph + extra_h), (pw, pw + extra_w)))
+
+
+def conv2d_reference(x, w, b=None, stride=1, padding=0) -> np.ndarray:
+    """The cross-correlation formula of the module doc as loops over (oh, ow, a, b)."""
+    x, w, (kh, kw, sh, sw, ph, pw), OH, OW = _check_conv_args(x, w, stride, padding)
+    b = check_bias(b, w.shape[0], x.dtype)
+    xp = _pad(x, ph, pw)
+    y = np.zeros((x.shape[0], w.shape[0], OH, OW), dtype=x.dtype)
+    for oh in range(OH):
+        for ow in range(OW):
+            for a in range(kh):
+                for bb in range(kw):
+                    # (N, C_in) @ (C_in, C_out): sum over c for every n, o
+                    y[:, :, oh, ow] += xp[:, :, oh * sh + a, ow * sw + bb] @ w[:, :, a, bb].T
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def conv2d_backward_reference(dy, x, w, stride=1, padding=0):
+    """The backward formulas of the module doc as loops (the spec)."""
+    x, w, (kh, kw, sh, sw, ph, pw), OH, OW = _check_conv_args(x, w, stride, padding)
+    dy = as_float_array(dy, "dy", ndim=4).astype(x.dtype, copy=False)
+    xp = _pad(x, ph, pw)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for oh in range(OH):
+        for ow in range(OW):
+            for a in range(kh):
+                for bb in range(kw):
+                    h, v = oh * sh + a, ow * sw + bb
+                    dxp[:, :, h, v] += dy[:, :, oh, ow] @ w[:, :, a, bb]
+                    dw[:, :, a, bb] += dy[:, :, oh, ow].T @ xp[:, :, h, v]
+    H, W = x.shape[2:]
+    return dxp[:, :, ph : ph + H, pw : pw + W], dw, dy.sum(axis=(0, 2, 3))

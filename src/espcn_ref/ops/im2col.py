@@ -1,0 +1,121 @@
+"""im2col and col2im: the gather and the scatter-add behind every convolution.
+
+A cross-correlation with a (k_h, k_w) kernel, stride (s_h, s_w) and zero
+padding (p_h, p_w) reads, for output pixel (oh, ow) and tap (a, b), the
+input pixel::
+
+    (h, w) = (oh*s_h - p_h + a, ow*s_w - p_w + b)     # zero if outside
+
+im2col gathers those pixels into a matrix whose rows are (c, a, b) and whose
+columns are output pixels, so that the convolution becomes one GEMM::
+
+    cols[(c*k_h + a)*k_w + b, (n*OH + oh)*OW + ow] = x[n, c, h, w]
+    y = w.reshape(C_out, C_in*k_h*k_w) @ cols          # now the conv is a GEMM
+
+col2im is its adjoint: it scatter-adds each column back to the pixels it was
+read from. It is the backward of im2col, and, applied to ``w^T @ x``, it is
+the transposed convolution ("deconvolution layer", Sec. 2.1 of the paper).
+
+Memory stays bounded: callers process output rows in blocks (see
+:func:`row_blocks`), so no im2col matrix of a whole 1080p frame is built.
+
+``geom`` is the tuple ``(k_h, k_w, s_h, s_w, p_h, p_w)`` throughout.
+"""
+
+from __future__ import annotations
+
+from numba import njit, prange
+
+# Bytes one im2col block may take. 32 MiB keeps a block in a few L2/L3-sized
+# GEMM panels and caps the extra memory of a 1080p frame.
+BLOCK_BYTES = 32 * 2**20
+
+
+@njit(cache=True, parallel=True)
+def im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols):
+    """Gather output rows [oh0, oh1) of images [n0, n1) into ``cols``.
+
+    x: (N, C, H, W). cols: (C*k_h*k_w, (n1-n0)*(oh1-oh0)*OW), written fully.
+    """
+    kh, kw, sh, sw, ph, pw = geom
+    N, C, H, W = x.shape
+    rows = oh1 - oh0
+    for q in prange(C * kh * kw):  # one row of cols per iteration: no races
+        c = q // (kh * kw)
+        a = (q // kw) % kh
+        b = q % kw
+        for n in range(n0, n1):
+            for oh in range(oh0, oh1):
+                h = oh * sh - ph + a
+                base = ((n - n0) * rows + (oh - oh0)) * OW
+                if h < 0 or h >= H:
+                    for ow in range(OW):
+                        cols[q, base + ow] = 0.0
+                    continue
+                for ow in range(OW):
+                    w = ow * sw - pw + b
+                    cols[q, base + ow] = x[n, c, h, w] if 0 <= w < W else 0.0
+
+
+@njit(cache=True, parallel=True)
+def col2im_block(cols, geom, n0, n1, oh0, oh1, OW, x):
+    """Scatter-add ``cols`` into x: the adjoint of :func:`im2col_block`.
+
+    cols: (C*k_h*k_w, (n1-n0)*(oh1-oh0)*OW). x: (N, C, H, W), accumulated.
+    """
+    kh, kw, sh, sw, ph, pw = geom
+    N, C, H, W = x.shape
+    rows = oh1 - oh0
+    for nc in prange((n1 - n0) * C):  # each (n, c) plane has one writer
+        n = n0 + nc // C
+        c = nc % C
+        for a in range(kh):
+            for b in range(kw):
+                q = (c * kh + a) * kw + b
+                for oh in range(oh0, oh1):
+                    h = oh * sh - ph + a
+                    if h < 0 or h >= H:
+                        continue
+                    base = ((n - n0) * rows + (oh - oh0)) * OW
+                    for ow in range(OW):
+                        w = ow * sw - pw + b
+                        if 0 <= w < W:
+                            x[n, c, h, w] += cols[q, base + ow]
+
+
+def row_blocks(N: int, OH: int, bytes_per_row: int, budget: int = BLOCK_BYTES):
+    """Split the N*OH output rows into blocks of at most ``budget`` bytes.
+
+    Yields ``(n0, n1, oh0, oh1)``: either whole images [n0, n1) (oh0 = 0,
+    oh1 = OH), or a band of rows [oh0, oh1) of the single image n0. At least
+    one row is always taken, so a block may exceed the budget only when a
+    single output row does.
+    """
+    rows_fit = max(1, budget // max(1, bytes_per_row))
+    if rows_fit >= OH:
+        per = max(1, rows_fit // OH)
+        for n0 in range(0, N, per):
+            yield n0, min(N, n0 + per), 0, OH
+    else:
+        for n in range(N):
+            for oh0 in range(0, OH, rows_fit):
+                yield n, n + 1, oh0, min(OH, oh0 + rows_fit)
+
+
+def im2col_reference(x, geom, OH, OW):
+    """im2col as plain loops (the spec). x: (N, C, H, W) -> (C*kh*kw, N*OH*OW)."""
+    import numpy as np
+
+    kh, kw, sh, sw, ph, pw = geom
+    N, C, H, W = x.shape
+    cols = np.zeros((C * kh * kw, N * OH * OW), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for a in range(kh):
+                for b in range(kw):
+                    for oh in range(OH):
+                        for ow in range(OW):
+                            h, w = oh * sh - ph + a, ow * sw - pw + b
+                            if 0 <= h < H and 0 <= w < W:
+                                cols[(c * kh + a) * kw + b, (n * OH + oh) * OW + ow] = x[n, c, h, w]
+    return cols
