@@ -5,8 +5,8 @@ the definition written as loops, pinned equal to the fast path by the tests.
 """
 
 from .activations import relu, relu_backward, tanh, tanh_backward
-from .conv2d import conv2d, conv2d_backward
-from .conv_transpose2d import conv_transpose2d, conv_transpose2d_backward
+from .conv import conv2d, conv2d_backward
+from .conv_transpose import conv_transpose2d, conv_transpose2d_backward
 from .loss import mse_loss, mse_loss_backward
 from .shuffle import (
     ORDERS,

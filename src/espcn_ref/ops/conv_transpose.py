@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_float_array, check_bias, check_pair, common_dtype
-from .conv2d import _gather_block, _scatter_block
+from .conv import _gather_block, _scatter_block
 from .im2col import col2im_block, im2col_block, row_blocks
 
 

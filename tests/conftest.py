@@ -1,0 +1,31 @@
+"""Shared test settings: hypothesis profiles and small helpers."""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+# "ci" is deterministic (derandomize) so a CI run is reproducible; "dev"
+# explores new examples each run. .ci/run sets HYPOTHESIS_PROFILE=ci.
+settings.register_profile(
+    "ci", derandomize=True, deadline=None, max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, max_examples=40,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def assert_close(ours, ref, rtol=1e-10, atol=1e-10, what=""):
+    """assert_allclose with an 'ours vs reference' message."""
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    assert ours.shape == ref.shape, f"{what}: shape ours {ours.shape} vs reference {ref.shape}"
+    err = np.max(np.abs(ours - ref)) if ours.size else 0.0
+    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=atol,
+                               err_msg=f"{what}: ours vs reference, max abs diff {err:.3e}")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20161)

@@ -1,0 +1,103 @@
+"""tanh, relu (Table 1) and the MSE of eq. (5): kernels vs references, gradients, NaN."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra.numpy import arrays
+
+from espcn_ref import mse_loss, mse_loss_backward, relu, relu_backward, tanh, tanh_backward
+from espcn_ref.gradcheck import check_gradient
+from espcn_ref.ops.activations import (
+    relu_backward_reference,
+    relu_reference,
+    tanh_backward_reference,
+    tanh_reference,
+)
+from espcn_ref.ops.loss import mse_loss_reference
+
+finite = st.floats(-20, 20, allow_nan=False, width=64)
+tensors = arrays(np.float64, st.tuples(*[st.integers(1, 4)] * 4), elements=finite)
+
+
+@given(tensors)
+def test_kernels_match_references(x):
+    np.testing.assert_allclose(tanh(x), tanh_reference(x), rtol=1e-15, atol=1e-15)
+    np.testing.assert_array_equal(relu(x), relu_reference(x))
+    dy = np.cos(x)
+    np.testing.assert_allclose(tanh_backward(dy, tanh(x)), tanh_backward_reference(dy, tanh(x)), rtol=1e-14, atol=1e-15)
+    np.testing.assert_array_equal(relu_backward(dy, x), relu_backward_reference(dy, x))
+
+
+@given(tensors)
+def test_float32_within_tolerance(x):
+    """float32 tanh within 1e-6 absolute of float64."""
+    y32 = tanh(x.astype(np.float32))
+    assert y32.dtype == np.float32
+    assert np.max(np.abs(y32 - np.tanh(x))) < 1e-6
+
+
+@pytest.mark.parametrize("act, back, uses_output", [(tanh, tanh_backward, True), (relu, relu_backward, False)])
+def test_activation_gradients(rng, act, back, uses_output):
+    x = rng.standard_normal((2, 3, 4, 5))
+    x[np.abs(x) < 1e-3] = 0.5  # keep relu's kink away from the finite differences
+    t = rng.standard_normal(x.shape)
+    dx = back(t, act(x) if uses_output else x)
+    check_gradient(lambda: float(np.sum(act(x) * t)), x, dx)
+
+
+def test_tanh_gradient_check_has_teeth(rng):
+    """Negative control: passing x instead of y = tanh(x) to tanh_backward must fail."""
+    x = rng.standard_normal((1, 1, 3, 3))
+    t = rng.standard_normal(x.shape)
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        check_gradient(lambda: float(np.sum(tanh(x) * t)), x, tanh_backward(t, x))
+
+
+def test_nan_propagates():
+    x = np.array([np.nan, -1.0, 2.0])
+    assert np.isnan(tanh(x)[0]) and np.isnan(relu(x)[0])
+    np.testing.assert_array_equal(relu(x)[1:], [0.0, 2.0])
+
+
+@given(arrays(np.float64, st.tuples(*[st.integers(1, 4)] * 4), elements=finite), st.integers(0, 99))
+def test_mse_matches_reference_and_torch_reduction(y, seed):
+    t = np.random.default_rng(seed).standard_normal(y.shape)
+    assert mse_loss(y, t) == pytest.approx(mse_loss_reference(y, t), rel=1e-12)
+    assert mse_loss(y, t) == pytest.approx(np.mean((y - t) ** 2), rel=1e-12)  # reduction="mean"
+
+
+def test_mse_is_eq5_per_image_then_batch_mean():
+    """Two 1x1x2x2 HR images (r^2 H W = 4 with r = 2, H = W = 1): per image, then mean."""
+    t = np.zeros((2, 1, 2, 2))
+    y = np.zeros((2, 1, 2, 2))
+    y[0, 0, 0, 0] = 2.0  # image 0: 2^2 / 4 = 1
+    y[1] = 1.0
+    y[1, 0, 0, 0] = 3.0  # image 1: (9 + 1 + 1 + 1) / 4 = 3
+    assert mse_loss(y, t) == pytest.approx((1.0 + 3.0) / 2)
+
+
+def test_mse_gradient(rng):
+    y, t = rng.standard_normal((3, 1, 4, 4)), rng.standard_normal((3, 1, 4, 4))
+    check_gradient(lambda: mse_loss(y, t), y, mse_loss_backward(y, t))
+    with pytest.raises(AssertionError):  # negative control: the "sum" reduction's gradient
+        check_gradient(lambda: mse_loss(y, t), y, 2 * (y - t))
+
+
+def test_mse_float32_sums_in_float64():
+    y = np.full((1, 1, 1000, 1000), 1.0 + 2**-12, dtype=np.float32)
+    t = np.ones_like(y)
+    assert mse_loss(y, t) == pytest.approx(2.0**-24, rel=1e-9)
+
+
+def test_mse_nan_and_bad_input():
+    y = np.zeros((1, 1, 2, 2))
+    y[0, 0, 0, 0] = np.nan
+    assert np.isnan(mse_loss(y, np.zeros_like(y)))
+    with pytest.raises(ValueError, match="same shape"):
+        mse_loss(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 3)))
+    with pytest.raises(ValueError, match="empty batch"):
+        mse_loss(np.zeros((0, 1, 2, 2)), np.zeros((0, 1, 2, 2)))
+    with pytest.raises(TypeError, match="t must be a float32"):
+        mse_loss(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), dtype=np.uint8))
+    with pytest.raises(ValueError, match="dy and y must have the same shape"):
+        tanh_backward(np.zeros(3), np.zeros(4))

@@ -1,0 +1,178 @@
+"""conv2d (cross-correlation, PyTorch semantics): fast vs loops, gradients, adjoint."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from conftest import assert_close
+from espcn_ref import conv2d, conv2d_backward
+from espcn_ref.gradcheck import check_gradient
+from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
+from espcn_ref.ops.im2col import im2col_block, im2col_reference, row_blocks
+
+
+@st.composite
+def conv_case(draw, max_hw=7):
+    """Shapes from 1, kernels up to larger than the unpadded input, asymmetric stride/padding."""
+    N, C_in, C_out = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    H, W = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
+    ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    kh, kw = draw(st.integers(1, H + 2 * ph)), draw(st.integers(1, W + 2 * pw))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**16))
+    g = np.random.default_rng(seed)
+    x = g.standard_normal((N, C_in, H, W))
+    w = g.standard_normal((C_out, C_in, kh, kw))
+    b = g.standard_normal(C_out) if draw(st.booleans()) else None
+    return x, w, b, (sh, sw), (ph, pw)
+
+
+@given(conv_case())
+def test_forward_matches_reference(case):
+    x, w, b, s, p = case
+    assert_close(conv2d(x, w, b, s, p), conv2d_reference(x, w, b, s, p), what="conv2d")
+
+
+@given(conv_case())
+def test_backward_matches_reference(case):
+    x, w, b, s, p = case
+    dy = np.random.default_rng(1).standard_normal(conv2d(x, w, b, s, p).shape)
+    for name, ours, ref in zip("dx dw db".split(), conv2d_backward(dy, x, w, s, p),
+                               conv2d_backward_reference(dy, x, w, s, p)):
+        assert_close(ours, ref, what=f"conv2d {name}")
+
+
+@given(conv_case())
+def test_float32_within_tolerance_of_float64(case):
+    """Stated tolerance: float32 within 1e-4 * (1 + |y|) of float64 for unit-scale input."""
+    x, w, b, s, p = case
+    y64 = conv2d(x, w, b, s, p)
+    y32 = conv2d(x.astype(np.float32), w.astype(np.float32), None if b is None else b.astype(np.float32), s, p)
+    assert y32.dtype == np.float32
+    assert np.all(np.abs(y32 - y64) <= 1e-4 * (1 + np.abs(y64)))
+
+
+@given(conv_case())
+def test_adjoint_identity(case):
+    """<conv(x), y> == <x, conv_backward_x(y)>: the backward is the transpose."""
+    x, w, _, s, p = case
+    y = np.random.default_rng(2).standard_normal(conv2d(x, w, None, s, p).shape)
+    lhs = np.sum(conv2d(x, w, None, s, p) * y)
+    rhs = np.sum(x * conv2d_backward(y, x, w, s, p)[0])
+    assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("s, p", [(1, 0), (1, 2), (2, 1), ((2, 1), (0, 1))])
+def test_gradients_by_central_differences(rng, s, p):
+    x = rng.standard_normal((2, 2, 5, 4))
+    w = rng.standard_normal((3, 2, 3, 2))
+    b = rng.standard_normal(3)
+    t = rng.standard_normal(conv2d(x, w, b, s, p).shape)
+
+    def loss():  # L = sum(y * t), so dL/dy = t
+        return float(np.sum(conv2d(x, w, b, s, p) * t))
+
+    dx, dw, db = conv2d_backward(t, x, w, s, p)
+    check_gradient(loss, x, dx)
+    check_gradient(loss, w, dw)
+    check_gradient(loss, b, db)
+
+
+def test_gradient_check_has_teeth(rng):
+    """Negative control: a gradient that forgets the padding offset must fail."""
+    x = rng.standard_normal((1, 1, 4, 4))
+    w = rng.standard_normal((1, 1, 3, 3))
+    t = rng.standard_normal(conv2d(x, w, None, 1, 1).shape)
+    wrong_dw = conv2d_backward(t, x, w, 1, 1)[1][:, :, ::-1, ::-1]  # true convolution: flipped
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        check_gradient(lambda: float(np.sum(conv2d(x, w, None, 1, 1) * t)), w, wrong_dw.copy())
+
+
+def test_known_values():
+    """A 3x3 box filter on a ramp with zero padding, computed by hand."""
+    x = np.arange(9, dtype=np.float64).reshape(1, 1, 3, 3)  # [[0,1,2],[3,4,5],[6,7,8]]
+    y = conv2d(x, np.ones((1, 1, 3, 3)), np.array([0.5]), padding=1)
+    expected = np.array([[8, 15, 12], [21, 36, 27], [20, 33, 24]]) + 0.5
+    np.testing.assert_array_equal(y[0, 0], expected)
+
+
+def test_cross_correlation_not_convolution():
+    """The kernel is not flipped: a one-hot kernel at tap (0, 0) reads up-left."""
+    x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    w = np.zeros((1, 1, 3, 3))
+    w[0, 0, 0, 0] = 1.0
+    y = conv2d(x, w, padding=1)
+    assert y[0, 0, 2, 2] == x[0, 0, 1, 1]
+
+
+def test_views_and_mixed_dtype(rng):
+    x = rng.standard_normal((2, 3, 9, 8))[:, ::-1, ::2, 1:]  # non-contiguous, negative strides
+    w = rng.standard_normal((4, 3, 2, 2)).astype(np.float32)
+    y = conv2d(x, w)
+    assert y.dtype == np.float64  # NumPy promotion
+    assert_close(y, conv2d_reference(np.ascontiguousarray(x), w.astype(np.float64)), what="views")
+
+
+def test_row_blocks_bound_memory_and_cover_all_rows():
+    """The blocking used to bound im2col memory visits each (n, oh) row once."""
+    for N, OH, per_row, budget in [(3, 10, 100, 350), (2, 5, 100, 10_000), (4, 3, 1000, 10)]:
+        seen = []
+        for n0, n1, oh0, oh1 in row_blocks(N, OH, per_row, budget):
+            assert (n1 - n0) * (oh1 - oh0) * per_row <= max(budget, per_row)
+            seen += [(n, oh) for n in range(n0, n1) for oh in range(oh0, oh1)]
+        assert sorted(seen) == [(n, oh) for n in range(N) for oh in range(OH)]
+
+
+def test_blocked_forward_equals_unblocked(rng, monkeypatch):
+    """Force tiny blocks (a row at a time) and compare with one big block."""
+    x = rng.standard_normal((2, 3, 11, 7))
+    w = rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 11, 7))
+    big = conv2d(x, w, padding=1), conv2d_backward(dy, x, w, padding=1)
+    import espcn_ref.ops.conv as mod
+
+    monkeypatch.setattr(mod, "row_blocks", lambda N, OH, bpr: row_blocks(N, OH, bpr, budget=1))
+    small = conv2d(x, w, padding=1), conv2d_backward(dy, x, w, padding=1)
+    assert_close(small[0], big[0], what="blocked forward")
+    for a, c in zip(small[1], big[1]):
+        assert_close(a, c, what="blocked backward")
+
+
+def test_im2col_kernel_matches_loops(rng):
+    x = rng.standard_normal((2, 2, 5, 4))
+    geom, OH, OW = (3, 2, 2, 1, 1, 0), 3, 3
+    cols = np.empty((2 * 3 * 2, 2 * OH * OW))
+    im2col_block(x, geom, 0, 2, 0, OH, OW, cols)
+    np.testing.assert_array_equal(cols, im2col_reference(x, geom, OH, OW))
+
+
+def test_nan_is_propagated_not_hidden(rng):
+    x = rng.standard_normal((1, 1, 4, 4))
+    x[0, 0, 0, 0] = np.nan
+    y = conv2d(x, np.ones((1, 1, 2, 2)))
+    assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 2, 2])
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(x=np.zeros((2, 3, 4)), w=np.zeros((1, 3, 1, 1))), ValueError, "x must have 4 dimensions"),
+        (dict(x=np.zeros((1, 2, 4, 4)), w=np.zeros((1, 3, 1, 1))), ValueError, "x has 2 channels but w expects C_in = 3"),
+        (dict(x=np.zeros((1, 1, 4, 4)), w=np.zeros((1, 1, 3, 3)), padding=-1), ValueError, "padding must be >= 0"),
+        (dict(x=np.zeros((1, 1, 4, 4)), w=np.zeros((1, 1, 3, 3)), stride=0), ValueError, "stride must be >= 1"),
+        (dict(x=np.zeros((1, 1, 4, 4)), w=np.zeros((1, 1, 3, 3)), stride=(1, 0)), ValueError, r"stride\[1\] must be >= 1"),
+        (dict(x=np.zeros((1, 1, 2, 2)), w=np.zeros((1, 1, 3, 3))), ValueError, "output would be empty"),
+        (dict(x=np.zeros((1, 1, 4, 4), dtype=np.int32), w=np.zeros((1, 1, 3, 3))), TypeError, "x must be a float32"),
+        (dict(x=np.zeros((1, 1, 4, 4)), w=np.zeros((1, 1, 3, 3), dtype=bool)), TypeError, "w must be a float32"),
+        (dict(x=np.zeros((1, 1, 4, 4)), w=np.zeros((2, 1, 3, 3)), b=np.zeros(3)), ValueError, "b must have shape"),
+        (dict(x=np.zeros((1, 1, 4, 4)), w=np.zeros((1, 1, 3, 3)), padding=(1, 2, 3)), ValueError, "padding must be an int or a pair"),
+    ],
+)
+def test_bad_input_is_rejected(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        conv2d(**kwargs)
+
+
+def test_backward_rejects_wrong_dy_shape():
+    with pytest.raises(ValueError, match=r"dy must have shape \(1, 1, 2, 2\)"):
+        conv2d_backward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)))
