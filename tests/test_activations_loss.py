@@ -54,9 +54,18 @@ def test_tanh_gradient_check_has_teeth(rng):
 
 
 def test_nan_propagates():
-    x = np.array([np.nan, -1.0, 2.0])
-    assert np.isnan(tanh(x)[0]) and np.isnan(relu(x)[0])
-    np.testing.assert_array_equal(relu(x)[1:], [0.0, 2.0])
+    for dtype in (np.float64, np.float32):
+        x = np.array([np.nan, -1.0, 2.0], dtype=dtype)
+        assert np.isnan(tanh(x)[0]) and np.isnan(relu(x)[0])
+        np.testing.assert_array_equal(relu(x)[1:], [0.0, 2.0])
+
+
+def test_float32_tanh_kernel_accuracy_everywhere():
+    """The float32 rational tanh: < 4e-7 absolute error on a dense grid and at the extremes."""
+    x = np.concatenate([np.linspace(-12, 12, 1_000_001), [0.0, 1e-30, -3e-4, 5e-4, 7.99, 8.01, 1e30, -np.inf, np.inf]])
+    y = tanh(x.astype(np.float32))
+    assert np.max(np.abs(y - np.tanh(x.astype(np.float32).astype(np.float64)))) < 4e-7
+    assert np.all(np.abs(y) <= 1) and np.all(np.diff(y[:1_000_001]) >= 0)  # bounded and monotone
 
 
 @given(arrays(np.float64, st.tuples(*[st.integers(1, 4)] * 4), elements=finite), st.integers(0, 99))

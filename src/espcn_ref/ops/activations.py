@@ -7,8 +7,13 @@ The tanh backward takes the *output* y (that is what the forward keeps);
 the relu backward takes the *input* x. NaN propagates: relu(NaN) is NaN,
 never a silent 0.
 
-Fast path: flat Numba loops, parallel over elements, writing into a fresh
-array (or into ``out``). Reference twins: the NumPy one-liners.
+Fast path: flat Numba loops, parallel over elements. For float32, tanh is a
+rational approximation (odd degree-13 numerator over even degree-6
+denominator, on x clamped to |x| < 7.9988; the coefficients are those of
+Eigen's fast float tanh): pure arithmetic, so LLVM vectorises it, and its
+error is below 4e-7 absolute (a few float32 ulps; tested). libm's tanhf
+is ~60x slower here. float64 uses ``math.tanh`` exactly.
+Reference twins: the NumPy one-liners.
 """
 
 from __future__ import annotations
@@ -22,9 +27,35 @@ from .._checks import as_float_array
 
 
 @njit(cache=True, parallel=True)
-def _tanh_kernel(x, out):  # x, out: flat (M,)
+def _tanh_kernel(x, out):  # x, out: flat (M,) float64
     for m in prange(x.size):
         out[m] = math.tanh(x[m])
+
+
+_CLAMP = np.float32(7.99881172180175781)  # tanh(x) rounds to within 2.4e-7 of +-1 beyond
+_P = tuple(np.float32(c) for c in (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+                                   5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+                                   4.89352455891786e-03))  # numerator in x^2, highest power first
+_Q = tuple(np.float32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+                                   4.89352518554385e-03))  # denominator in x^2
+
+
+@njit(cache=True, parallel=True)
+def _tanh_kernel_f32(x, out):  # x, out: flat (M,) float32
+    for m in prange(x.size):
+        v = x[m]
+        if v != v:  # NaN passes through
+            out[m] = v
+            continue
+        c = min(max(v, -_CLAMP), _CLAMP)
+        c2 = c * c
+        p = _P[0]
+        for k in range(1, 7):
+            p = p * c2 + _P[k]
+        q = _Q[0]
+        for k in range(1, 4):
+            q = q * c2 + _Q[k]
+        out[m] = v if abs(v) < np.float32(4e-4) else c * p / q  # tanh(x) = x to float32 near 0
 
 
 @njit(cache=True, parallel=True)
@@ -67,7 +98,8 @@ def _binary(dy, z, z_name, kernel):
 
 def tanh(x) -> np.ndarray:
     """phi = tanh, the paper's activation (Sec. 3.2). x: any shape, float."""
-    return _unary(x, _tanh_kernel)
+    x = as_float_array(x, "x")
+    return _unary(x, _tanh_kernel_f32 if x.dtype == np.float32 else _tanh_kernel)
 
 
 def tanh_backward(dy, y) -> np.ndarray:
