@@ -65,7 +65,7 @@ def test_float32_tanh_kernel_accuracy_everywhere():
     x = np.concatenate([np.linspace(-12, 12, 1_000_001), [0.0, 1e-30, -3e-4, 5e-4, 7.99, 8.01, 1e30, -np.inf, np.inf]])
     y = tanh(x.astype(np.float32))
     assert np.max(np.abs(y - np.tanh(x.astype(np.float32).astype(np.float64)))) < 4e-7
-    assert np.all(np.abs(y) <= 1) and np.min(np.diff(y[:1_000_001])) > -2.5e-7  # bounded, monotone to rounding
+    assert np.all(np.abs(y) <= 1) and np.min(np.diff(y[:1_000_001])) > -8e-7  # bounded; monotone within 2x the error bound
 
 
 @given(arrays(np.float64, st.tuples(*[st.integers(1, 4)] * 4), elements=finite), st.integers(0, 99))
