@@ -1,0 +1,266 @@
+"""The ESPCN network, Sec. 2 and 3.2 of Shi et al. (CVPR 2016).
+
+An L-layer network, eq. (1)-(3)::
+
+    f^1(I)   = phi(W_1 * I + b_1)                       W_1: (n_1, C, f_1, f_1)
+    f^l(I)   = phi(W_l * f^{l-1}(I) + b_l)              W_l: (n_l, n_{l-1}, f_l, f_l)
+    I_SR     = PS(W_L * f^{L-1}(I) + b_L)               W_L: (C r^2, n_{L-1}, f_L, f_L)
+
+The paper's values (Sec. 3.2): l = 3, (f_1, n_1) = (5, 64), (f_2, n_2) =
+(3, 32), f_3 = 3, phi = tanh, C = 1 (the Y channel). Every convolution uses
+'same' zero padding (f - 1) / 2, so an H x W input gives an rH x rW output.
+The last layer has no nonlinearity.
+
+Weights use PyTorch's names and layouts (``conv1.weight`` (64, 1, 5, 5),
+``conv1.bias`` (64,), ...), so they can be moved to and from a
+``torch.nn.Conv2d`` stack and ``nn.PixelShuffle`` without reshaping.
+
+Initialisation (documented, not from the paper, which does not state one):
+PyTorch's Conv2d default, W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+``init="icnr"`` (Aitken et al. 2017) draws the last layer for one phase only
+and copies it to all r^2 phases, so the initial output is a nearest-neighbour
+upscaling of a learnt LR map: no checkerboard at the start of training.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import as_float_array, check_int
+from .ops.activations import ACTIVATIONS
+from .ops.conv import conv2d, conv2d_backward
+from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_unshuffle
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ESPCNConfig:
+    """Architecture; the defaults are the paper's (Sec. 3.2)."""
+
+    scale: int = 3  # r, the upscaling factor
+    channels: int = 1  # C: 1 = the Y channel, as in the paper
+    hidden: tuple = ((5, 64), (3, 32))  # (f_l, n_l) of layers 1 .. L-1
+    last_kernel: int = 3  # f_L
+    activation: str = "tanh"  # phi; "relu" is Table 1's alternative
+    order: str = "crd"  # periodic-shuffle channel order; crd == dcr for C = 1
+
+    def __post_init__(self):
+        check_int(self.scale, "scale", 1)
+        check_int(self.channels, "channels", 1)
+        check_int(self.last_kernel, "last_kernel", 1)
+        object.__setattr__(self, "hidden", tuple(tuple(int(v) for v in fl) for fl in self.hidden))
+        for f, n in self.hidden:
+            if f < 1 or n < 1:
+                raise ValueError(f"hidden layers need f_l >= 1 and n_l >= 1, got {self.hidden}")
+        for f in [f for f, _ in self.hidden] + [self.last_kernel]:
+            if f % 2 == 0:
+                raise ValueError(f"kernel sizes must be odd for 'same' padding, got {f}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+
+    def layer_shapes(self) -> list[tuple[int, int, int, int]]:
+        """(C_out, C_in, f, f) of every convolution, first to last."""
+        shapes, c_in = [], self.channels
+        for f, n in self.hidden:
+            shapes.append((n, c_in, f, f))
+            c_in = n
+        shapes.append((self.channels * self.scale**2, c_in, self.last_kernel, self.last_kernel))
+        return shapes
+
+    def macs_per_lr_pixel(self) -> int:
+        """Multiply-adds per LR pixel: sum over layers of C_out C_in f^2
+        (1600 + 18432 + 288 r^2 for the paper's network)."""
+        return sum(co * ci * f * f for co, ci, f, _ in self.layer_shapes())
+
+
+class Cache(NamedTuple):
+    """What the forward keeps for the backward: the input of every conv and
+    the output of every activation (tanh's backward needs its output)."""
+
+    inputs: tuple  # conv inputs, layer 1 .. L: (N, C_in_l, H, W)
+    activations: tuple  # phi outputs (tanh) or inputs (relu), layer 1 .. L-1
+
+
+class ESPCN:
+    """ESPCN with explicit parameters; forward and backward built from ops.
+
+    params: dict name -> array, ``conv{l}.weight`` (C_out, C_in, f, f) and
+    ``conv{l}.bias`` (C_out,), float32.
+    """
+
+    def __init__(self, scale: int = 3, *, config: ESPCNConfig | None = None, rng=None, init: str = "default", **kw):
+        self.config = config if config is not None else ESPCNConfig(scale=scale, **kw)
+        if init not in ("default", "icnr"):
+            raise ValueError(f"init must be 'default' or 'icnr', got {init!r}")
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.params = init_params(self.config, rng, icnr=(init == "icnr"))
+
+    # -- parameters -------------------------------------------------------
+    @property
+    def scale(self) -> int:
+        return self.config.scale
+
+    def names(self) -> list[str]:
+        return [f"conv{l}.{kind}" for l in range(1, len(self.config.layer_shapes()) + 1) for kind in ("weight", "bias")]
+
+    def num_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    # -- forward / backward -------------------------------------------------
+    def forward(self, x) -> np.ndarray:
+        """x: (N, C, H, W) LR images in [0, 1]. Returns (N, C, rH, rW)."""
+        return self.forward_train(x)[0]
+
+    def forward_train(self, x):
+        """Forward that also returns the :class:`Cache` for :meth:`backward`."""
+        x = self._check_input(x)
+        act = ACTIVATIONS[self.config.activation][0]
+        L = len(self.config.layer_shapes())
+        inputs, acts = [], []
+        h = x
+        for l in range(1, L + 1):
+            w, b = self.params[f"conv{l}.weight"], self.params[f"conv{l}.bias"]
+            inputs.append(h)
+            z = conv2d(h, w, b, 1, w.shape[2] // 2)  # 'same' padding
+            if l < L:
+                h = act(z)
+                acts.append(h if self.config.activation == "tanh" else z)
+        y = pixel_shuffle(z, self.scale, self.config.order)  # eq. (3)-(4)
+        return y, Cache(tuple(inputs), tuple(acts))
+
+    def backward(self, dy, cache: Cache) -> dict:
+        """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
+        back = ACTIVATIONS[self.config.activation][1]
+        L = len(cache.inputs)
+        grads = {}
+        dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
+        for l in range(L, 0, -1):
+            w = self.params[f"conv{l}.weight"]
+            dh, grads[f"conv{l}.weight"], grads[f"conv{l}.bias"] = conv2d_backward(
+                dz, cache.inputs[l - 1], w, 1, w.shape[2] // 2
+            )
+            if l > 1:
+                dz = back(dh, cache.activations[l - 2])
+        return grads
+
+    def _check_input(self, x):
+        x = as_float_array(x, "x", ndim=4, shape_doc=f"(N, {self.config.channels}, H, W)")
+        if x.shape[1] != self.config.channels:
+            raise ValueError(f"x must have {self.config.channels} channel(s), shape (N, C, H, W); got {x.shape}")
+        if min(x.shape) < 1:
+            raise ValueError(f"x must be non-empty, got shape {x.shape}")
+        return x.astype(self.params["conv1.weight"].dtype, copy=False)
+
+    # -- persistence --------------------------------------------------------
+    def metadata(self) -> dict:
+        meta = asdict(self.config)
+        meta["hidden"] = [list(fl) for fl in self.config.hidden]
+        meta["format_version"] = FORMAT_VERSION
+        return meta
+
+    def save(self, path) -> None:
+        """Write an ``.npz`` (PyTorch names + a JSON ``__meta__``) atomically."""
+        arrays = {name: self.params[name] for name in self.names()}
+        arrays["__meta__"] = np.array(json.dumps(self.metadata()))
+        save_npz_atomic(path, arrays)
+
+
+def init_params(config: ESPCNConfig, rng: np.random.Generator, icnr: bool = False) -> dict:
+    """PyTorch's default Conv2d initialisation, optionally ICNR for the last layer."""
+    params = {}
+    shapes = config.layer_shapes()
+    for l, (co, ci, f, _) in enumerate(shapes, start=1):
+        bound = 1.0 / np.sqrt(ci * f * f)
+        params[f"conv{l}.weight"] = rng.uniform(-bound, bound, (co, ci, f, f)).astype(np.float32)
+        params[f"conv{l}.bias"] = rng.uniform(-bound, bound, co).astype(np.float32)
+    if icnr:
+        L = len(shapes)
+        w, b = params[f"conv{L}.weight"], params[f"conv{L}.bias"]
+        C, r = config.channels, config.scale
+        for c in range(C):  # every phase (i, j) of output channel c gets phase (0, 0)'s filter
+            src = channel_index(c, 0, 0, C, r, config.order)
+            for i in range(r):
+                for j in range(r):
+                    dst = channel_index(c, i, j, C, r, config.order)
+                    w[dst], b[dst] = w[src], b[src]
+    return params
+
+
+def save_npz_atomic(path, arrays: dict) -> None:
+    """np.savez to a temporary file in the same folder, then rename: a crash
+    never leaves a half-written file at ``path``."""
+    path = Path(path)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class ModelFormatError(ValueError):
+    """A weights file that is not a valid espcn-ref model."""
+
+
+def read_npz(path) -> dict:
+    """Load every array of an ``.npz`` with ``allow_pickle=False``; clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:  # object arrays need pickle: refused
+        raise ModelFormatError(f"{path}: refused to load pickled data ({e})") from None
+    except Exception as e:  # truncated or not a zip at all
+        raise ModelFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+
+
+def load_model(path, expect_scale: int | None = None) -> ESPCN:
+    """Load a model saved by :meth:`ESPCN.save`; check it against its metadata.
+
+    Raises ModelFormatError if the file is truncated, pickled, lacks metadata,
+    or holds arrays whose names or shapes disagree with the architecture it
+    declares; ValueError if ``expect_scale`` is given and differs.
+    """
+    arrays = read_npz(path)
+    if "__meta__" not in arrays:
+        raise ModelFormatError(f"{path}: no __meta__ entry; not an espcn-ref model")
+    try:
+        meta = json.loads(str(arrays.pop("__meta__")))
+        version = meta.pop("format_version")
+        config = ESPCNConfig(**meta)
+    except Exception as e:
+        raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
+    if version != FORMAT_VERSION:
+        raise ModelFormatError(f"{path}: format version {version}, this espcn-ref reads {FORMAT_VERSION}")
+    model = ESPCN(config=config)
+    expected = {name: model.params[name].shape for name in model.names()}
+    if set(arrays) != set(expected):
+        raise ModelFormatError(f"{path}: arrays {sorted(arrays)} do not match the architecture's {sorted(expected)}")
+    for name, shape in expected.items():
+        a = arrays[name]
+        if a.shape != shape or a.dtype.kind != "f":
+            raise ModelFormatError(f"{path}: {name} has shape {a.shape} dtype {a.dtype}, expected {shape} float")
+        if not np.all(np.isfinite(a)):
+            raise ModelFormatError(f"{path}: {name} contains NaN or inf")
+        model.params[name] = a.astype(np.float32)
+    if expect_scale is not None and config.scale != expect_scale:
+        raise ValueError(f"{path} is a x{config.scale} model, but x{expect_scale} was asked for")
+    return model

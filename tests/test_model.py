@@ -1,0 +1,141 @@
+"""ESPCN model (Sec. 2, 3.2): shapes, gradients of the whole network, ICNR, save/load."""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from espcn_ref import mse_loss, mse_loss_backward
+from espcn_ref.gradcheck import check_gradient
+from espcn_ref.model import ESPCN, ESPCNConfig, ModelFormatError, load_model
+
+
+def test_paper_defaults_and_shapes():
+    m = ESPCN(3)
+    assert m.config.layer_shapes() == [(64, 1, 5, 5), (32, 64, 3, 3), (9, 32, 3, 3)]
+    assert m.config.macs_per_lr_pixel() == 1600 + 18432 + 288 * 9
+    assert m.num_params() == 64 * 25 + 64 + 32 * 64 * 9 + 32 + 9 * 32 * 9 + 9
+    y = m.forward(np.random.default_rng(0).random((2, 1, 7, 5), dtype=np.float32))
+    assert y.shape == (2, 1, 21, 15) and y.dtype == np.float32
+
+
+@pytest.mark.parametrize("activation, order, C", [("tanh", "crd", 1), ("relu", "dcr", 2), ("tanh", "dcr", 2)])
+def test_whole_network_gradient_by_central_differences(activation, order, C):
+    rng = np.random.default_rng(1)
+    m = ESPCN(config=ESPCNConfig(scale=2, channels=C, hidden=((3, 4), (3, 3)), activation=activation, order=order), rng=rng)
+    m.params = {k: v.astype(np.float64) for k, v in m.params.items()}
+    x = rng.random((2, C, 4, 3))
+    t = rng.random((2, C, 8, 6))
+    y, cache = m.forward_train(x)
+    grads = m.backward(mse_loss_backward(y, t), cache)
+    for name in m.names():
+        check_gradient(lambda: mse_loss(m.forward(x), t), m.params[name], grads[name], tol=1e-6)
+
+
+def test_network_gradient_check_has_teeth():
+    """Negative control: forgetting the shuffle's inverse in the backward must fail."""
+    rng = np.random.default_rng(2)
+    m = ESPCN(config=ESPCNConfig(scale=2, hidden=((3, 3),)), rng=rng)
+    m.params = {k: v.astype(np.float64) for k, v in m.params.items()}
+    x, t = rng.random((1, 1, 3, 3)), rng.random((1, 1, 6, 6))
+    y, cache = m.forward_train(x)
+    dy = mse_loss_backward(y, t)
+    m.config = ESPCNConfig(scale=2, hidden=((3, 3),), order="dcr_t")  # wrong order in the backward
+    wrong = m.backward(dy, cache)
+    m.config = ESPCNConfig(scale=2, hidden=((3, 3),))
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        check_gradient(lambda: mse_loss(m.forward(x), t), m.params["conv2.weight"], wrong["conv2.weight"])
+
+
+@pytest.mark.parametrize("order", ["crd", "dcr", "dcr_t"])
+def test_icnr_starts_as_nearest_neighbour(order):
+    """With ICNR every r x r block of the initial output is constant (no checkerboard)."""
+    m = ESPCN(config=ESPCNConfig(scale=3, channels=2, order=order), init="icnr", rng=np.random.default_rng(3))
+    y = m.forward(np.random.default_rng(4).random((1, 2, 4, 4), dtype=np.float32))
+    blocks = y.reshape(1, 2, 4, 3, 4, 3)
+    np.testing.assert_allclose(blocks, np.broadcast_to(blocks[:, :, :, :1, :, :1], blocks.shape), atol=1e-6)
+    plain = ESPCN(config=ESPCNConfig(scale=3, channels=2, order=order), rng=np.random.default_rng(3))
+    yp = plain.forward(np.random.default_rng(4).random((1, 2, 4, 4), dtype=np.float32)).reshape(blocks.shape)
+    assert np.abs(yp - yp[:, :, :, :1, :, :1]).max() > 1e-3  # the default init is not
+
+
+def test_matches_torch_when_installed():
+    torch = pytest.importorskip("torch")
+    m = ESPCN(3, rng=np.random.default_rng(5))
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 5, padding=2), torch.nn.Tanh(),
+                              torch.nn.Conv2d(64, 32, 3, padding=1), torch.nn.Tanh(),
+                              torch.nn.Conv2d(32, 9, 3, padding=1), torch.nn.PixelShuffle(3))
+    net.load_state_dict({f"{2 * (int(k[4]) - 1)}.{k.split('.')[1]}": torch.tensor(v) for k, v in m.params.items()})
+    x = np.random.default_rng(6).random((2, 1, 9, 8), dtype=np.float32)
+    with torch.no_grad():
+        ref = net(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(m.forward(x), ref, atol=2e-6)
+
+
+def test_save_load_round_trip(tmp_path):
+    m = ESPCN(config=ESPCNConfig(scale=2, activation="relu", order="dcr"), rng=np.random.default_rng(7))
+    m.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        assert z["conv1.weight"].shape == (64, 1, 5, 5)
+        meta = json.loads(str(z["__meta__"]))
+    assert meta["scale"] == 2 and meta["activation"] == "relu" and meta["order"] == "dcr"
+    m2 = load_model(tmp_path / "m.npz")
+    assert m2.config == m.config
+    for k in m.names():
+        np.testing.assert_array_equal(m2.params[k], m.params[k])
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary files left
+
+
+def _rewrite(path, **changes):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+
+
+def test_rejects_wrong_architecture_and_tampering(tmp_path):
+    p = tmp_path / "m.npz"
+    ESPCN(3).save(p)
+    with pytest.raises(ValueError, match="x3 model, but x2 was asked for"):
+        load_model(p, expect_scale=2)
+    meta = json.loads(str(np.load(p)["__meta__"]))
+    meta["hidden"] = [[5, 32], [3, 32]]  # declares a different architecture than the arrays
+    _rewrite(p, __meta__=np.array(json.dumps(meta)))
+    with pytest.raises(ModelFormatError, match="conv1.weight has shape"):
+        load_model(p)
+    ESPCN(3).save(p)
+    _rewrite(p, **{"conv2.bias": np.full(32, np.nan, dtype=np.float32)})
+    with pytest.raises(ModelFormatError, match="NaN"):
+        load_model(p)
+
+
+def test_rejects_truncated_pickled_and_foreign_files(tmp_path):
+    p = tmp_path / "m.npz"
+    ESPCN(2).save(p)
+    data = p.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFormatError, match="not a readable .npz"):
+        load_model(tmp_path / "cut.npz")
+    np.savez(tmp_path / "pickled.npz", **{"__meta__": np.array([{"scale": 2}], dtype=object)})
+    with pytest.raises(ModelFormatError, match="pickle"):
+        load_model(tmp_path / "pickled.npz")
+    np.savez(tmp_path / "foreign.npz", weights=np.zeros(3))
+    with pytest.raises(ModelFormatError, match="no __meta__"):
+        load_model(tmp_path / "foreign.npz")
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        load_model(tmp_path / "missing.npz")
+    assert zipfile.is_zipfile(p)
+
+
+def test_bad_config_and_input():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ESPCN(3, activation="sigmoid")
+    with pytest.raises(ValueError, match="odd"):
+        ESPCN(3, last_kernel=4)
+    with pytest.raises(ValueError, match="scale must be >= 1"):
+        ESPCN(0)
+    with pytest.raises(ValueError, match="1 channel"):
+        ESPCN(2).forward(np.zeros((1, 3, 4, 4), dtype=np.float32))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ESPCN(2).forward(np.zeros((1, 1, 4, 4), dtype=np.uint8))
