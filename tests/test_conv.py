@@ -176,3 +176,10 @@ def test_bad_input_is_rejected(kwargs, exc, words):
 def test_backward_rejects_wrong_dy_shape():
     with pytest.raises(ValueError, match=r"dy must have shape \(1, 1, 2, 2\)"):
         conv2d_backward(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)))
+
+
+def test_backward_without_dx(rng):
+    x, w, dy = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal((2, 4, 5, 5))
+    dx, dw, db = conv2d_backward(dy, x, w, 1, 1, need_dx=False)
+    assert dx is None
+    assert_close(dw, conv2d_backward(dy, x, w, 1, 1)[1], what="dw without dx")

@@ -148,7 +148,7 @@ class ESPCN:
         for l in range(L, 0, -1):
             w = self.params[f"conv{l}.weight"]
             dh, grads[f"conv{l}.weight"], grads[f"conv{l}.bias"] = conv2d_backward(
-                dz, cache.inputs[l - 1], w, 1, w.shape[2] // 2
+                dz, cache.inputs[l - 1], w, 1, w.shape[2] // 2, need_dx=l > 1
             )
             if l > 1:
                 dz = back(dh, cache.activations[l - 2])

@@ -93,11 +93,12 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     return y
 
 
-def conv2d_backward(dy, x, w, stride=1, padding=0):
+def conv2d_backward(dy, x, w, stride=1, padding=0, need_dx=True):
     """Gradients of :func:`conv2d` with respect to x, w and b.
 
     dy: (N, C_out, OH, OW) = dL/dy; x: (N, C_in, H, W); w: (C_out, C_in, k_h, k_w).
-    Returns (dx, dw, db) with shapes (N, C_in, H, W), w.shape, (C_out,).
+    Returns (dx, dw, db) with shapes (N, C_in, H, W), w.shape, (C_out,);
+    dx is None when ``need_dx`` is False (a network's first layer).
     """
     x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
     dy = as_float_array(dy, "dy", ndim=4, shape_doc="(N, C_out, OH, OW)")
@@ -106,16 +107,25 @@ def conv2d_backward(dy, x, w, stride=1, padding=0):
     if dy.shape != (N, C_out, OH, OW):
         raise ValueError(f"dy must have shape {(N, C_out, OH, OW)} (the output of conv2d), got {dy.shape}")
     dy = dy.astype(x.dtype, copy=False)
+    _, _, sh, sw, ph, pw = geom
     w_mat = w.reshape(C_out, C_in * kh * kw)
-    dx = np.zeros_like(x)
     dw_mat = np.zeros_like(w_mat)
+    # Stride 1 with padding < kernel: dx is itself a convolution of dy with the
+    # flipped, in/out-swapped kernel (no scatter-add needed, and its GEMM has
+    # the larger inner dimension C_out*kh*kw instead of C_out).
+    data_as_conv = sh == 1 and sw == 1 and ph < kh and pw < kw
+    dx = None if data_as_conv or not need_dx else np.zeros_like(x)
     # if we im2col on the forward, we col2im on the backward
     for n0, n1, oh0, oh1 in row_blocks(N, OH, C_in * kh * kw * OW * x.itemsize):
         cols = np.empty((C_in * kh * kw, (n1 - n0) * (oh1 - oh0) * OW), dtype=x.dtype)
         im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols)
         dy_mat = _gather_block(dy, n0, n1, oh0, oh1)  # (C_out, rows*OW)
         dw_mat += dy_mat @ cols.T
-        col2im_block(w_mat.T @ dy_mat, geom, n0, n1, oh0, oh1, OW, dx)
+        if need_dx and not data_as_conv:
+            col2im_block(w_mat.T @ dy_mat, geom, n0, n1, oh0, oh1, OW, dx)
+    if need_dx and data_as_conv:
+        w_flip = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])  # (C_in, C_out, kh, kw)
+        dx = conv2d(dy, w_flip, None, 1, (kh - 1 - ph, kw - 1 - pw))
     db = dy.sum(axis=(0, 2, 3))
     return dx, dw_mat.reshape(w.shape), db
 

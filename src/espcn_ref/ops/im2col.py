@@ -31,30 +31,43 @@ from numba import njit, prange
 BLOCK_BYTES = 32 * 2**20
 
 
+@njit(cache=True)
+def _valid_range(a, pad, stride, lo_out, hi_out, size):
+    """Outputs o in [lo, hi), within [lo_out, hi_out), whose input o*stride - pad + a is in [0, size)."""
+    lo = 0 if a >= pad else (pad - a + stride - 1) // stride
+    hi = 0 if size + pad - a <= 0 else (size + pad - a + stride - 1) // stride
+    lo, hi = max(lo, lo_out), min(hi, hi_out)
+    return lo, max(lo, hi)
+
+
 @njit(cache=True, parallel=True)
 def im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols):
     """Gather output rows [oh0, oh1) of images [n0, n1) into ``cols``.
 
     x: (N, C, H, W). cols: (C*k_h*k_w, (n1-n0)*(oh1-oh0)*OW), written fully.
+    For each (tap, image) the pixels inside the image form one rectangle,
+    copied as a (strided) block; only the border around it is zeroed.
     """
     kh, kw, sh, sw, ph, pw = geom
     N, C, H, W = x.shape
-    rows = oh1 - oh0
+    cols4 = cols.reshape((C * kh * kw, n1 - n0, oh1 - oh0, OW))  # (q, n, oh, ow)
     for q in prange(C * kh * kw):  # one row of cols per iteration: no races
         c = q // (kh * kw)
         a = (q // kw) % kh
         b = q % kw
+        r0, r1 = _valid_range(a, ph, sh, oh0, oh1, H)  # output rows reading inside
+        c0, c1 = _valid_range(b, pw, sw, 0, OW, W)  # output columns reading inside
         for n in range(n0, n1):
-            for oh in range(oh0, oh1):
-                h = oh * sh - ph + a
-                base = ((n - n0) * rows + (oh - oh0)) * OW
-                if h < 0 or h >= H:
-                    for ow in range(OW):
-                        cols[q, base + ow] = 0.0
-                    continue
-                for ow in range(OW):
-                    w = ow * sw - pw + b
-                    cols[q, base + ow] = x[n, c, h, w] if 0 <= w < W else 0.0
+            dst = cols4[q, n - n0]  # (rows, OW)
+            dst[: r0 - oh0, :] = 0
+            dst[r1 - oh0 :, :] = 0
+            dst[r0 - oh0 : r1 - oh0, :c0] = 0
+            dst[r0 - oh0 : r1 - oh0, c1:] = 0
+            if r1 > r0 and c1 > c0:
+                dst[r0 - oh0 : r1 - oh0, c0:c1] = x[
+                    n, c, r0 * sh - ph + a : (r1 - 1) * sh - ph + a + 1 : sh,
+                    c0 * sw - pw + b : (c1 - 1) * sw - pw + b + 1 : sw,
+                ]
 
 
 @njit(cache=True, parallel=True)
@@ -65,22 +78,19 @@ def col2im_block(cols, geom, n0, n1, oh0, oh1, OW, x):
     """
     kh, kw, sh, sw, ph, pw = geom
     N, C, H, W = x.shape
-    rows = oh1 - oh0
+    cols4 = cols.reshape((C * kh * kw, n1 - n0, oh1 - oh0, OW))
     for nc in prange((n1 - n0) * C):  # each (n, c) plane has one writer
         n = n0 + nc // C
         c = nc % C
         for a in range(kh):
+            r0, r1 = _valid_range(a, ph, sh, oh0, oh1, H)
             for b in range(kw):
-                q = (c * kh + a) * kw + b
-                for oh in range(oh0, oh1):
-                    h = oh * sh - ph + a
-                    if h < 0 or h >= H:
-                        continue
-                    base = ((n - n0) * rows + (oh - oh0)) * OW
-                    for ow in range(OW):
-                        w = ow * sw - pw + b
-                        if 0 <= w < W:
-                            x[n, c, h, w] += cols[q, base + ow]
+                c0, c1 = _valid_range(b, pw, sw, 0, OW, W)
+                src = cols4[(c * kh + a) * kw + b, n - n0]  # (rows, OW)
+                for i in range(r0, r1):
+                    h = i * sh - ph + a
+                    for j in range(c0, c1):  # explicit loop: no temporary array
+                        x[n, c, h, j * sw - pw + b] += src[i - oh0, j]
 
 
 def row_blocks(N: int, OH: int, bytes_per_row: int, budget: int = BLOCK_BYTES):
