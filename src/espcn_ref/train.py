@@ -240,7 +240,8 @@ def _progress_bar(progress, cfg, total):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"x{cfg.scale} epoch 1/{cfg.epochs}", unit="batch", dynamic_ncols=True)
+    # disable=None: no bar when the output is not a terminal (logs stay readable)
+    return tqdm(total=total, desc=f"x{cfg.scale} epoch 1/{cfg.epochs}", unit="batch", dynamic_ncols=True, disable=None)
 
 
 def _close(bar, state, status):

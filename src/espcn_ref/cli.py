@@ -1,0 +1,213 @@
+"""The ``espcn-ref`` command (also ``python -m espcn_ref``).
+
+Subcommands: train, evaluate, upscale, info, data fetch, demo.
+Bad input (a missing or corrupt image, a model for the wrong scale, a
+tampered checkpoint) ends with a one-line ``espcn-ref: error: ...`` and exit
+status 2; output files are written atomically, so none is left half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .data import find_data_dir, load_image, sample_images, save_image
+from .evaluate import STANDARD_SETS, evaluate_images, load_set, upscale_image
+from .model import ESPCN, ModelFormatError, load_model, pretrained
+
+EXIT_ERROR = 2
+
+
+class CLIError(Exception):
+    """An error to report as one line, without a traceback."""
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def _method(spec: str, scale: int):
+    """'bicubic', 'pretrained', or a path to a model .npz of the right scale."""
+    if spec == "bicubic":
+        return "bicubic"
+    if spec == "pretrained":
+        return pretrained(scale)
+    return load_model(spec, expect_scale=scale)
+
+
+def _write_json_atomic(path, obj) -> None:
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _data_dir(arg):
+    return find_data_dir(arg)
+
+
+# --- subcommands ------------------------------------------------------------------
+
+
+def cmd_train(a) -> int:
+    from .train import TrainConfig, train
+
+    root = _data_dir(a.data)
+    images = load_set(a.train_set, root) if root is not None else sample_images()
+    print(f"training x{a.scale} on {a.train_set if root else 'the scikit-image sample photos'} "
+          f"({len(images)} images) -> {a.out}")
+    cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
+                      batch_size=a.batch_size, stride=a.stride, augment=a.augment, seed=a.seed,
+                      lr=a.lr, patience=a.patience)
+    state = train(cfg, images, a.out, resume=a.resume, progress=not a.quiet,
+                  max_seconds=None if a.minutes is None else 60 * a.minutes)
+    print(f"{state['status']} after {state['epoch']} epochs, {state['elapsed']:.0f} s of training; "
+          f"best validation PSNR {state['best_psnr']:.2f} dB at epoch {state['best_epoch'] + 1}; "
+          f"model: {Path(a.out) / 'model.npz'}")
+    if state["status"] == "interrupted":
+        print("resume with the same command and --resume")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    method = _method(a.method, a.scale)
+    root = _data_dir(a.data)
+    sets = [s for s in a.sets.split(",") if s]
+    results = {}
+    for s in sets:
+        images = load_set(s, root)
+        results[s] = evaluate_images(method, images, a.scale)
+    name = a.method if isinstance(method, str) or a.method == "pretrained" else Path(a.method).name
+    print(f"x{a.scale} {name}  (PSNR / SSIM on Y, {a.scale} px shaved, mean over images)")
+    for s, r in results.items():
+        print(f"  {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  ({len(r['images'])} images)")
+    if a.json:
+        _write_json_atomic(a.json, results)
+    return 0
+
+
+def cmd_upscale(a) -> int:
+    img = load_image(a.input)
+    method = _method(a.model, a.scale)
+    out = upscale_image(method, img, a.scale)
+    save_image(a.output, out)
+    print(f"{a.input} {img.shape[1]}x{img.shape[0]} -> {a.output} {out.shape[1]}x{out.shape[0]}")
+    return 0
+
+
+def cmd_info(a) -> int:
+    model = load_model(a.model) if a.model else ESPCN(a.scale)
+    c = model.config
+    print(f"ESPCN x{c.scale}: {len(c.layer_shapes())} layers, activation {c.activation}, shuffle order {c.order}")
+    for l, shape in enumerate(c.layer_shapes(), start=1):
+        print(f"  conv{l}.weight {shape}")
+    print(f"parameters: {model.num_params():,}")
+    print(f"multiply-adds per LR pixel: {c.macs_per_lr_pixel():,} "
+          f"({c.macs_per_lr_pixel() / c.scale ** 2:,.0f} per HR pixel)")
+    return 0
+
+
+def cmd_fetch(a) -> int:
+    from .fetch import fetch
+
+    sets = [s for s in a.sets.split(",") if s]
+    counts = fetch(a.dest, sets, mirror=a.mirror, progress=lambda rel: print(f"  {rel}") if a.verbose else None)
+    print(f"{a.dest}: {counts['downloaded']} downloaded, {counts['present']} already present and valid")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    from .demo import run_demo
+
+    run_demo(a.data, a.out, a.minutes, a.scale, progress=not a.quiet)
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="espcn-ref", description="ESPCN (Shi et al., CVPR 2016) in NumPy + Numba.")
+    p.add_argument("--version", action="version", version=f"espcn-ref {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    data_help = "dataset root holding T91/, Set5/, ... (default: $ESPCN_DATA, else ../shared/data if present)"
+
+    t = sub.add_parser("train", help="train ESPCN (Sec. 3.2)")
+    t.add_argument("--data", help=data_help)
+    t.add_argument("--train-set", default="T91", help="folder under --data to train on (default T91)")
+    t.add_argument("--scale", type=int, default=3)
+    t.add_argument("--recipe", choices=["fast", "paper"], default="fast")
+    t.add_argument("--activation", choices=["tanh", "relu"], default="tanh")
+    t.add_argument("--init", choices=["default", "icnr"], default="default")
+    t.add_argument("--epochs", type=int, default=100)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--stride", type=int, default=None, help="LR patch stride (default 17: each HR pixel once)")
+    t.add_argument("--augment", action="store_true", help="random flips and 90-degree rotations")
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--patience", type=int, default=100)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this much training")
+    t.add_argument("--out", default="runs/x3", help="run folder: checkpoint.npz, model.npz, log.csv")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="PSNR/SSIM on Y as the SR literature reports them")
+    e.add_argument("--method", default="pretrained", help="bicubic | pretrained | PATH.npz")
+    e.add_argument("--data", help=data_help)
+    e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
+    e.add_argument("--scale", type=int, default=3)
+    e.add_argument("--json", help="also write the scores to this JSON file")
+    e.set_defaults(func=cmd_evaluate)
+
+    u = sub.add_parser("upscale", help="super-resolve an image (Y by ESPCN, Cb/Cr bicubic)")
+    u.add_argument("input")
+    u.add_argument("output")
+    u.add_argument("--scale", type=int, default=3)
+    u.add_argument("--model", default="pretrained", help="pretrained | bicubic | PATH.npz")
+    u.set_defaults(func=cmd_upscale)
+
+    i = sub.add_parser("info", help="model summary: layers, parameters, multiply-adds")
+    i.add_argument("--model", help="a model .npz (default: the paper's architecture)")
+    i.add_argument("--scale", type=int, default=3)
+    i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("data", help="dataset tools")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="download T91, Set5, Set14, BSD100 and check SHA-256")
+    f.add_argument("--dest", default="data", help="where to put the set folders (default: ./data)")
+    f.add_argument("--sets", default="T91,Set5,Set14,BSD100")
+    f.add_argument("--mirror", help="base URL serving <set>/<file> instead of the pinned sources")
+    f.add_argument("--verbose", action="store_true")
+    f.set_defaults(func=cmd_fetch)
+
+    m = sub.add_parser("demo", help="train briefly, compare with bicubic and the pretrained model")
+    m.add_argument("--data", help=data_help)
+    m.add_argument("--out", default="out/demo")
+    m.add_argument("--minutes", type=float, default=2.0)
+    m.add_argument("--scale", type=int, default=3)
+    m.add_argument("--quiet", action="store_true")
+    m.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, ModelFormatError, OSError) as e:
+        print(f"espcn-ref: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("espcn-ref: interrupted", file=sys.stderr)
+        return 130
