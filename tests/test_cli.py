@@ -1,0 +1,162 @@
+"""The espcn-ref command: every subcommand, and clean one-line errors on bad input."""
+
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from espcn_ref.cli import main
+from espcn_ref.data import load_image, save_image
+from espcn_ref.fetch import checksums, fetch
+from espcn_ref.model import ESPCN
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not (SHARED / "Set5").is_dir(), reason="../shared/data not present")
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    img = (rng.random((30, 27, 3)) * 255).astype(np.uint8)
+    save_image(tmp_path / "in.png", img)
+    return tmp_path / "in.png"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_info_counts(capsys):
+    code, out, _ = run(capsys, "info", "--scale", "3")
+    assert code == 0
+    assert "parameters: 22,729" in out and "multiply-adds per LR pixel: 22,624" in out
+
+
+def test_upscale_bicubic_and_model(capsys, tmp_path, photo):
+    code, out, _ = run(capsys, "upscale", photo, tmp_path / "up.png", "--scale", "3", "--model", "bicubic")
+    assert code == 0 and load_image(tmp_path / "up.png").shape == (90, 81, 3)
+    ESPCN(2).save(tmp_path / "m2.npz")
+    code, _, _ = run(capsys, "upscale", photo, tmp_path / "up2.png", "--scale", "2", "--model", tmp_path / "m2.npz")
+    assert code == 0 and load_image(tmp_path / "up2.png").shape == (60, 54, 3)
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "wrong-scale", "tampered-model", "bad-extension"])
+def test_bad_input_gives_one_line_error_and_no_output(capsys, tmp_path, photo, case):
+    out_file = tmp_path / "out.png"
+    model = tmp_path / "m.npz"
+    ESPCN(2).save(model)
+    src = photo
+    if case == "missing":
+        src = tmp_path / "nope.png"
+    elif case == "corrupt":
+        src = tmp_path / "bad.png"
+        src.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
+    elif case == "tampered-model":
+        model.write_bytes(model.read_bytes()[:300])
+    elif case == "bad-extension":
+        out_file = tmp_path / "out.xyz"
+    code, out, err = run(capsys, "upscale", src, out_file, "--scale", "3" if case == "wrong-scale" else "2",
+                         "--model", model)
+    assert code == 2
+    assert err.startswith("espcn-ref: error: ") and err.count("\n") == 1
+    assert not out_file.exists()
+    assert {p.name for p in tmp_path.iterdir()} <= {"in.png", "m.npz", src.name}  # nothing partial, no temp files
+
+
+def test_evaluate_bicubic_json(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    (tmp_path / "Tiny").mkdir()
+    for i in range(2):
+        save_image(tmp_path / "Tiny" / f"im{i}.png", (rng.random((24, 33, 3)) * 255).astype(np.uint8))
+    code, out, _ = run(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "Tiny",
+                       "--scale", "3", "--json", tmp_path / "s.json")
+    assert code == 0 and "Tiny" in out
+    scores = json.loads((tmp_path / "s.json").read_text())
+    per = scores["Tiny"]["images"]
+    assert set(per) == {"im0", "im1"}
+    assert scores["Tiny"]["psnr"] == pytest.approx(np.mean([v["psnr"] for v in per.values()]))
+
+
+@needs_shared
+def test_evaluate_bicubic_set5_matches_published(capsys, tmp_path):
+    code, out, _ = run(capsys, "evaluate", "--method", "bicubic", "--data", SHARED, "--sets", "Set5",
+                       "--scale", "3", "--json", tmp_path / "s.json")
+    assert code == 0
+    assert round(json.loads((tmp_path / "s.json").read_text())["Set5"]["psnr"], 2) == 30.39
+
+
+def test_train_then_resume_via_cli(capsys, tmp_path):
+    rng = np.random.default_rng(2)
+    (tmp_path / "data" / "Mini").mkdir(parents=True)
+    for i in range(3):
+        save_image(tmp_path / "data" / "Mini" / f"p{i}.png", (rng.random((80, 80)) * 255).astype(np.uint8))
+    args = ["train", "--data", tmp_path / "data", "--train-set", "Mini", "--scale", "2",
+            "--out", tmp_path / "run", "--quiet"]
+    code, out, _ = run(capsys, *args, "--epochs", "2")
+    assert code == 0 and "finished after 2 epochs" in out
+    code, out, _ = run(capsys, *args, "--epochs", "3", "--resume")
+    assert code == 0 and "finished after 3 epochs" in out
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
+
+
+def test_module_entry_point_runs():
+    r = subprocess.run([sys.executable, "-m", "espcn_ref", "info", "--scale", "2"], capture_output=True, text=True)
+    assert r.returncode == 0 and "ESPCN x2" in r.stdout
+
+
+def _serve(folder):
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@needs_shared
+def test_fetch_from_local_mirror(tmp_path):
+    server, url = _serve(SHARED)
+    try:
+        counts = fetch(tmp_path, ["Set5"], mirror=url)
+        assert counts == {"downloaded": 5, "present": 0}
+        assert fetch(tmp_path, ["Set5"], mirror=url) == {"downloaded": 0, "present": 5}
+        for name in ("baby_GT.bmp", "head_GT.bmp"):
+            assert (tmp_path / "Set5" / name).read_bytes() == (SHARED / "Set5" / name).read_bytes()
+    finally:
+        server.shutdown()
+
+
+@needs_shared
+def test_fetch_rejects_tampered_file_and_leaves_nothing(tmp_path):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(SHARED / "Set5", mirror / "Set5")
+    data = bytearray((mirror / "Set5" / "bird_GT.bmp").read_bytes())
+    data[-1] ^= 0xFF
+    (mirror / "Set5" / "bird_GT.bmp").write_bytes(bytes(data))
+    server, url = _serve(mirror)
+    try:
+        with pytest.raises(ValueError, match="checksum mismatch"):
+            fetch(tmp_path / "dest", ["Set5"], mirror=url)
+    finally:
+        server.shutdown()
+    assert not (tmp_path / "dest" / "Set5" / "bird_GT.bmp").exists()
+    assert not [p for p in (tmp_path / "dest" / "Set5").iterdir() if p.name.startswith(".")]
+
+
+def test_checksums_cover_all_sets():
+    sums = checksums()
+    assert len(sums) == 210
+    assert sum(k.startswith("T91/") for k in sums) == 91 and sum(k.startswith("BSD100/") for k in sums) == 100
+
+
+def test_fetch_unknown_set_and_cli_error(capsys, tmp_path):
+    code, _, err = run(capsys, "data", "fetch", "--dest", tmp_path, "--sets", "Urban100")
+    assert code == 2 and "unknown set(s) ['Urban100']" in err
