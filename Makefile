@@ -32,7 +32,7 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m espcn_ref demo
+	$(BIN)/python -m espcn_ref demo $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info

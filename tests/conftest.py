@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 # "ci" is deterministic (derandomize) so a CI run is reproducible; "dev"
 # explores new examples each run. .ci/run sets HYPOTHESIS_PROFILE=ci.
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, max_examples=40,
+    "ci", derandomize=True, deadline=None, max_examples=100,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=40,

@@ -124,3 +124,10 @@ def test_tutorial_shape_4x4_to_8x8():
 def test_bad_input_is_rejected(kwargs, exc, words):
     with pytest.raises(exc, match=words):
         conv_transpose2d(**kwargs)
+
+
+def test_views_give_correct_results(rng):
+    x = rng.standard_normal((2, 4, 6, 5))[:, ::-2, ::-1, :]  # negatively strided, non-contiguous
+    w = rng.standard_normal((2, 3, 3, 3))[:, :, ::-1, :]
+    assert_close(conv_transpose2d(x, w, None, 2, 1), conv_transpose2d_reference(x.copy(), w.copy(), None, 2, 1),
+                 what="views")
