@@ -36,7 +36,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_int
 from .ops.activations import ACTIVATIONS
-from .ops.conv import conv2d, conv2d_backward
+from .ops.conv import conv2d_backward_cached, conv2d_forward
 from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_unshuffle
 
 FORMAT_VERSION = 1
@@ -85,10 +85,11 @@ class ESPCNConfig:
 
 
 class Cache(NamedTuple):
-    """What the forward keeps for the backward: the input of every conv and
-    the output of every activation (tanh's backward needs its output)."""
+    """What the forward keeps for the backward: every conv's cache (its input
+    and im2col matrices) and every activation's output (tanh's backward needs
+    its output; relu's, its input)."""
 
-    inputs: tuple  # conv inputs, layer 1 .. L: (N, C_in_l, H, W)
+    convs: tuple  # ConvCache of layer 1 .. L
     activations: tuple  # phi outputs (tanh) or inputs (relu), layer 1 .. L-1
 
 
@@ -127,28 +128,27 @@ class ESPCN:
         x = self._check_input(x)
         act = ACTIVATIONS[self.config.activation][0]
         L = len(self.config.layer_shapes())
-        inputs, acts = [], []
+        convs, acts = [], []
         h = x
         for l in range(1, L + 1):
             w, b = self.params[f"conv{l}.weight"], self.params[f"conv{l}.bias"]
-            inputs.append(h)
-            z = conv2d(h, w, b, 1, w.shape[2] // 2)  # 'same' padding
+            z, conv_cache = conv2d_forward(h, w, b, 1, w.shape[2] // 2)  # 'same' padding
+            convs.append(conv_cache)
             if l < L:
                 h = act(z)
                 acts.append(h if self.config.activation == "tanh" else z)
         y = pixel_shuffle(z, self.scale, self.config.order)  # eq. (3)-(4)
-        return y, Cache(tuple(inputs), tuple(acts))
+        return y, Cache(tuple(convs), tuple(acts))
 
     def backward(self, dy, cache: Cache) -> dict:
         """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
         back = ACTIVATIONS[self.config.activation][1]
-        L = len(cache.inputs)
+        L = len(cache.convs)
         grads = {}
         dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
         for l in range(L, 0, -1):
-            w = self.params[f"conv{l}.weight"]
-            dh, grads[f"conv{l}.weight"], grads[f"conv{l}.bias"] = conv2d_backward(
-                dz, cache.inputs[l - 1], w, 1, w.shape[2] // 2, need_dx=l > 1
+            dh, grads[f"conv{l}.weight"], grads[f"conv{l}.bias"] = conv2d_backward_cached(
+                dz, cache.convs[l - 1], need_dx=l > 1
             )
             if l > 1:
                 dz = back(dh, cache.activations[l - 2])
