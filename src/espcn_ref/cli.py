@@ -97,8 +97,17 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_upscale(a) -> int:
-    img = load_image(a.input)
+    from .inference import is_video, upscale_video
+
     method = _method(a.model, a.scale)
+    if is_video(a.input):
+        if not is_video(a.output):
+            raise CLIError(f"a video input needs a video output (.mp4, .mov, .mkv, .avi, .webm), got {a.output}")
+        info = upscale_video(method, a.input, a.output, a.scale, progress=not a.quiet)
+        print(f"{a.input} -> {a.output}: {info['frames']} frames at {info['fps']:g} fps, "
+              f"{info['size'][0]}x{info['size'][1]}")
+        return 0
+    img = load_image(a.input)
     out = upscale_image(method, img, a.scale)
     save_image(a.output, out)
     print(f"{a.input} {img.shape[1]}x{img.shape[0]} -> {a.output} {out.shape[1]}x{out.shape[0]}")
@@ -170,11 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="also write the scores to this JSON file")
     e.set_defaults(func=cmd_evaluate)
 
-    u = sub.add_parser("upscale", help="super-resolve an image (Y by ESPCN, Cb/Cr bicubic)")
-    u.add_argument("input")
+    u = sub.add_parser("upscale", help="super-resolve an image or a video (Y by ESPCN, Cb/Cr bicubic)")
+    u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
     u.add_argument("output")
     u.add_argument("--scale", type=int, default=3)
     u.add_argument("--model", default="pretrained", help="pretrained | bicubic | PATH.npz")
+    u.add_argument("--quiet", action="store_true", help="no progress bar (video)")
     u.set_defaults(func=cmd_upscale)
 
     i = sub.add_parser("info", help="model summary: layers, parameters, multiply-adds")

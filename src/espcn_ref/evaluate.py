@@ -33,6 +33,7 @@ from .metrics import psnr, ssim, to_uint8
 from .model import ESPCN
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
+TILE_ABOVE = 1024 * 1024  # LR pixels above which upscaling runs in tiles (4K output at x3 and up)
 
 
 def load_set(name: str, data_dir=None) -> dict:
@@ -56,7 +57,12 @@ def upscale_y(method, lr_y, r: int) -> np.ndarray:
         raise TypeError(f"method must be 'bicubic' or an ESPCN model, got {type(method).__name__}")
     if method.scale != r:
         raise ValueError(f"the model is for x{method.scale}, but x{r} was asked for")
-    return method.forward(np.asarray(lr_y, dtype=np.float32)[None, None])[0, 0]
+    x = np.asarray(lr_y, dtype=np.float32)[None, None]  # (1, 1, h, w)
+    if x.shape[2] * x.shape[3] > TILE_ABOVE:  # large frames: bounded memory
+        from .inference import forward_tiled
+
+        return forward_tiled(method, x, tile=512)[0, 0]
+    return method.forward(x)[0, 0]
 
 
 def evaluate_image(method, hr_img, r: int, degradation: str = "bicubic") -> dict:

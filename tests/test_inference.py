@@ -1,0 +1,77 @@
+"""Tiled inference and video upscaling (Sec. 3.4-3.5)."""
+
+import imageio.v2 as iio
+import numpy as np
+import pytest
+
+from espcn_ref.cli import main
+from espcn_ref.data import rgb_to_y_uint8
+from espcn_ref.evaluate import upscale_image
+from espcn_ref.inference import forward_tiled, receptive_halo, upscale_video
+from espcn_ref.metrics import psnr
+from espcn_ref.model import ESPCN, ESPCNConfig
+
+
+def test_halo_of_the_paper_network():
+    assert receptive_halo(ESPCN(3)) == 2 + 1 + 1
+    assert receptive_halo(ESPCN(config=ESPCNConfig(hidden=((9, 8),), last_kernel=5))) == 4 + 2
+
+
+@pytest.mark.parametrize("tile", [1, 5, 16, 50, 1000])
+def test_tiled_equals_untiled_to_float32_rounding(tile):
+    model = ESPCN(3, rng=np.random.default_rng(1))
+    x = np.random.default_rng(0).random((2, 1, 37, 53), dtype=np.float32)
+    full = model.forward(x)
+    tiled = forward_tiled(model, x, tile)
+    assert tiled.shape == full.shape == (2, 1, 111, 159)
+    assert np.max(np.abs(tiled - full)) <= 1e-6
+
+
+def test_a_too_small_halo_would_be_wrong():
+    """Negative control: the halo is necessary (cut it and the tile seams show)."""
+    model = ESPCN(3, rng=np.random.default_rng(1))
+    x = np.random.default_rng(0).random((1, 1, 40, 40), dtype=np.float32)
+    seamed = np.concatenate([model.forward(x[:, :, :20]), model.forward(x[:, :, 20:])], axis=2)
+    assert np.max(np.abs(seamed - model.forward(x))) > 1e-3
+
+
+def _write_video(path, frames, fps=8):
+    w = iio.get_writer(path, format="ffmpeg", fps=fps, codec="libx264", pixelformat="yuv444p",
+                       macro_block_size=1, ffmpeg_log_level="error", quality=10)
+    for f in frames:
+        w.append_data(f)
+    w.close()
+
+
+def _frames(n=6, h=24, w=30):
+    yy, xx = np.mgrid[0:h, 0:w]
+    return [np.stack([(xx * 8 + 20 * t) % 256, (yy * 10) % 256, np.full_like(xx, 40 * t % 256)], -1).astype(np.uint8)
+            for t in range(n)]
+
+
+@pytest.mark.parametrize("scale, method", [(2, "bicubic"), (3, "bicubic"), (3, "model")])
+def test_video_upscaling_frame_by_frame(tmp_path, scale, method):
+    _write_video(tmp_path / "in.mp4", _frames())
+    method = ESPCN(scale, rng=np.random.default_rng(2)) if method == "model" else method
+    info = upscale_video(method, tmp_path / "in.mp4", tmp_path / "out.mp4", scale, progress=False)
+    assert info == {"frames": 6, "fps": 8.0, "size": (30 * scale, 24 * scale)}
+    out = [f for f in iio.get_reader(tmp_path / "out.mp4", format="ffmpeg")]
+    src = [f for f in iio.get_reader(tmp_path / "in.mp4", format="ffmpeg")]
+    assert len(out) == 6 and out[0].shape == (24 * scale, 30 * scale, 3)
+    if method == "bicubic":  # each frame is the image upscaling of the decoded input frame
+        for s, o in zip(src, out):
+            assert psnr(rgb_to_y_uint8(upscale_image(method, s, scale)), rgb_to_y_uint8(o)) > 35  # H.264 is lossy
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_video_via_cli_and_errors(tmp_path, capsys):
+    _write_video(tmp_path / "in.mp4", _frames(3))
+    assert main(["upscale", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--scale", "2",
+                 "--model", "bicubic", "--quiet"]) == 0
+    assert "3 frames" in capsys.readouterr().out
+    assert main(["upscale", str(tmp_path / "in.mp4"), str(tmp_path / "out.png"), "--model", "bicubic"]) == 2
+    (tmp_path / "bad.mp4").write_bytes(b"not a video at all")
+    assert main(["upscale", str(tmp_path / "bad.mp4"), str(tmp_path / "o2.mp4"), "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert "needs a video output" in err and "cannot read as a video" in err
+    assert not (tmp_path / "o2.mp4").exists() and not (tmp_path / "out.png").exists()
