@@ -6,12 +6,13 @@ STAMP  := $(VENV)/.installed-stamp
 # The standard SR sets live next to the repository when they are available.
 DATA   ?= $(wildcard ../shared/data)
 
-.PHONY: help venv test test-slow test-all demo clean
+.PHONY: help venv test test-slow test-all demo bench clean
 
 help:
 	@echo "make demo       run the main job (see README)"
 	@echo "make test       the test suite (fast, < 10 min on 2 cores)"
 	@echo "make test-slow  the long tests only"
+	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
 	@echo "make clean      remove the virtual environment and caches"
 
 $(STAMP): pyproject.toml
@@ -33,6 +34,9 @@ test-all: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m espcn_ref demo $(if $(DATA),--data $(DATA))
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info

@@ -1,0 +1,254 @@
+"""`make bench`: how fast is espcn-ref on this CPU, against the GEMM roofline
+and (when it happens to be installed) PyTorch, in one run.
+
+Every workload runs in a fresh child process, so its peak resident memory
+(ru_maxrss) is its own. Printed as a table; all figures also go to JSON.
+
+    python benchmarks/bench.py [--json FILE] [--quick] [--keep-openblas-env]
+
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines to dodge old
+OpenBLAS bugs) make numpy's GEMM about 2x slower; the benchmark unsets them
+for its own processes unless --keep-openblas-env is given, and reports the
+BLAS kernel it ran with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SCALES_1080P = {2: (540, 960), 3: (360, 640), 4: (270, 480)}  # LR size for a 1080p output
+
+
+def _median_time(fn, repeat: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+# --- workloads (each runs in its own process) ----------------------------------------
+
+
+def w_gemm_peak(quick):
+    import numpy as np
+
+    n = 1024 if quick else 2048
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    t = _median_time(lambda: a @ a, 3)
+    return {"seconds": t, "gflops": 2 * n**3 / t / 1e9}
+
+
+def w_inference(quick, r):
+    import numpy as np
+
+    from espcn_ref.model import ESPCN
+    from espcn_ref.ops.activations import tanh
+    from espcn_ref.ops.conv import conv2d
+    from espcn_ref.ops.shuffle import pixel_shuffle
+
+    H, W = SCALES_1080P[r]
+    if quick:
+        H, W = H // 4, W // 4
+    m = ESPCN(r)
+    x = np.random.default_rng(0).random((1, 1, H, W), dtype=np.float32)
+    repeat = 3
+    total = _median_time(lambda: m.forward(x), repeat)
+    layers, h = {}, x
+    shapes = m.config.layer_shapes()
+    for l, shape in enumerate(shapes, start=1):
+        w, b = m.params[f"conv{l}.weight"], m.params[f"conv{l}.bias"]
+        t = _median_time(lambda: conv2d(h, w, b, 1, w.shape[2] // 2), repeat)
+        macs = H * W * shape[0] * shape[1] * shape[2] * shape[3]
+        layers[f"conv{l}"] = {"seconds": t, "gflops": 2 * macs / t / 1e9}
+        z = conv2d(h, w, b, 1, w.shape[2] // 2)
+        if l < len(shapes):
+            layers[f"tanh{l}"] = {"seconds": _median_time(lambda: tanh(z), repeat)}
+            h = tanh(z)
+    layers["shuffle"] = {"seconds": _median_time(lambda: pixel_shuffle(z, r), repeat)}
+    macs = H * W * m.config.macs_per_lr_pixel()
+    out = {"lr_size": [H, W], "seconds": total, "gflops": 2 * macs / total / 1e9, "layers": layers}
+    torch_t = _torch_inference(m, x, repeat)
+    if torch_t is not None:
+        out["torch_seconds"] = torch_t
+    return out
+
+
+def _torch_inference(m, x, repeat):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    net = _torch_net(torch, m)
+    xt = torch.from_numpy(x)
+    with torch.no_grad():
+        return _median_time(lambda: net(xt), repeat)
+
+
+def _torch_net(torch, m):
+    nn = torch.nn
+    layers = []
+    shapes = m.config.layer_shapes()
+    for l, (co, ci, f, _) in enumerate(shapes, start=1):
+        conv = nn.Conv2d(ci, co, f, padding=f // 2)
+        conv.weight.data = torch.from_numpy(m.params[f"conv{l}.weight"])
+        conv.bias.data = torch.from_numpy(m.params[f"conv{l}.bias"])
+        layers += [conv, nn.Tanh()] if l < len(shapes) else [conv, nn.PixelShuffle(m.scale)]
+    return nn.Sequential(*layers)
+
+
+def w_train_step(quick, batch):
+    import numpy as np
+
+    from espcn_ref.model import ESPCN
+    from espcn_ref.ops.loss import mse_loss, mse_loss_backward
+    from espcn_ref.optim import Adam
+
+    m = ESPCN(3)
+    g = np.random.default_rng(0)
+    x = g.random((batch, 1, 17, 17), dtype=np.float32)
+    t = g.random((batch, 1, 51, 51), dtype=np.float32)
+    opt = Adam(m.params)
+
+    def step():
+        y, cache = m.forward_train(x)
+        mse_loss(y, t)
+        opt.step(m.params, m.backward(mse_loss_backward(y, t), cache))
+
+    out = {"seconds": _median_time(step, 10 if quick else 30, warmup=3)}
+    try:
+        import torch
+    except ImportError:
+        return out
+    torch.set_num_threads(os.cpu_count() or 1)
+    net = _torch_net(torch, m)
+    topt = torch.optim.Adam(net.parameters())
+    xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+
+    def tstep():
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(net(xt), tt).backward()
+        topt.step()
+
+    out["torch_seconds"] = _median_time(tstep, 10 if quick else 30, warmup=3)
+    return out
+
+
+def w_upsampling_forms(quick):
+    import numpy as np
+
+    from espcn_ref.equivalence import (
+        fractional_stride_conv2d,
+        subpixel_conv2d,
+        transposed_conv2d,
+        transposed_to_subpixel,
+        upsampling_cost,
+    )
+
+    H, W = (45, 80) if quick else (180, 320)
+    g = np.random.default_rng(0)
+    x = g.random((1, 32, H, W), dtype=np.float32)
+    w_t = g.standard_normal((32, 1, 9, 9)).astype(np.float32)
+    w_s, lp, crop = transposed_to_subpixel(w_t, 3, 3)
+    times = {
+        "subpixel": _median_time(lambda: subpixel_conv2d(x, w_s, 3, lp, crop), 3),
+        "transposed": _median_time(lambda: transposed_conv2d(x, w_t, 3, 3), 3),
+        "fractional_stride": _median_time(lambda: fractional_stride_conv2d(x, w_t, 3, 3), 3),
+    }
+    return {"size": [32, H, W], "seconds": times, "macs": upsampling_cost(1, 32, 1, H, W, 3, 9)}
+
+
+WORKLOADS = {
+    "gemm_peak": lambda q: w_gemm_peak(q),
+    **{f"inference_x{r}": (lambda q, r=r: w_inference(q, r)) for r in (2, 3, 4)},
+    "train_step_b16": lambda q: w_train_step(q, 16),
+    "train_step_b64": lambda q: w_train_step(q, 64),
+    "upsampling_forms": lambda q: w_upsampling_forms(q),
+}
+
+
+def run_one(name, quick):
+    result = WORKLOADS[name](quick)
+    result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if name == "gemm_peak":
+        from threadpoolctl import threadpool_info
+
+        result["blas"] = [{k: i.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+                          for i in threadpool_info() if i.get("user_api") == "blas"]
+    print(json.dumps(result))
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", default="benchmarks/results.json")
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not figures to quote)")
+    ap.add_argument("--keep-openblas-env", action="store_true")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        return run_one(a.one, a.quick)
+    env = dict(os.environ)
+    if not a.keep_openblas_env:
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    results = {}
+    for name in WORKLOADS:
+        cmd = [sys.executable, __file__, "--one", name] + (["--quick"] if a.quick else [])
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"benchmark {name} failed:\n{proc.stderr}")
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"  {name} done", file=sys.stderr)
+    results["env"] = {"quick": a.quick, "openblas_env_kept": a.keep_openblas_env, "cpus": os.cpu_count()}
+    report(results)
+    with open(a.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwritten: {a.json}")
+
+
+def report(res):
+    peak = res["gemm_peak"]["gflops"]
+    blas = res["gemm_peak"].get("blas", [{}])[0]
+    print(f"GEMM roofline (numpy float32): {peak:.0f} GFLOP/s  [{blas.get('internal_api')} "
+          f"{blas.get('architecture')}, {blas.get('num_threads')} threads]\n")
+    print(f"{'inference, 1080p output':28s} {'ms':>8s} {'GFLOP/s':>8s} {'% roof':>7s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
+    for r in (2, 3, 4):
+        w = res[f"inference_x{r}"]
+        tt = w.get("torch_seconds")
+        print(f"x{r} whole network ({w['lr_size'][0]}x{w['lr_size'][1]}) {1e3 * w['seconds']:8.1f} {w['gflops']:8.1f} "
+              f"{100 * w['gflops'] / peak:6.0f}% {w['max_rss_mib']:6.0f} "
+              + (f"{1e3 * tt:9.1f} {w['seconds'] / tt:10.2f}" if tt else f"{'-':>9s} {'-':>10s}"))
+        for name, lw in w["layers"].items():
+            gf = f"{lw['gflops']:8.1f} {100 * lw['gflops'] / peak:6.0f}%" if "gflops" in lw else f"{'':8s} {'':7s}"
+            print(f"    {name:24s} {1e3 * lw['seconds']:8.1f} {gf}")
+    print(f"\n{'training step, 17x17, x3':28s} {'ms':>8s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
+    for b in (16, 64):
+        w = res[f"train_step_b{b}"]
+        tt = w.get("torch_seconds")
+        print(f"batch {b:<22d} {1e3 * w['seconds']:8.1f} {w['max_rss_mib']:6.0f} "
+              + (f"{1e3 * tt:9.1f} {w['seconds'] / tt:10.2f}" if tt else f"{'-':>9s} {'-':>10s}"))
+    u = res["upsampling_forms"]
+    s, m = u["seconds"], u["macs"]
+    print(f"\nupsampling forms on {u['size'][0]}x{u['size'][1]}x{u['size'][2]}, r = 3, k_s = 9: "
+          "time ratio to sub-pixel (multiply-add ratio)")
+    for name in ("subpixel", "transposed", "fractional_stride"):
+        print(f"    {name:18s} {1e3 * s[name]:8.1f} ms   {s[name] / s['subpixel']:5.1f}x   "
+              f"({m[name] / m['subpixel']:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()
