@@ -160,3 +160,28 @@ def test_checksums_cover_all_sets():
 def test_fetch_unknown_set_and_cli_error(capsys, tmp_path):
     code, _, err = run(capsys, "data", "fetch", "--dest", tmp_path, "--sets", "Urban100")
     assert code == 2 and "unknown set(s) ['Urban100']" in err
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    """SIGINT during training: the step finishes, the checkpoint is written, exit 0."""
+    import os
+    import signal
+    import time
+
+    rng = np.random.default_rng(3)
+    (tmp_path / "data" / "Mini").mkdir(parents=True)
+    for i in range(3):
+        save_image(tmp_path / "data" / "Mini" / f"p{i}.png", (rng.random((90, 90)) * 255).astype(np.uint8))
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "espcn_ref", "train", "--data", str(tmp_path / "data"),
+                             "--train-set", "Mini", "--scale", "2", "--epochs", "100000", "--batch-size", "2",
+                             "--out", str(run_dir), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "log.csv").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "interrupted after" in out and "--resume" in out
+    assert (run_dir / "checkpoint.npz").is_file() and (run_dir / "model.npz").is_file()
+    assert not [p for p in os.listdir(run_dir) if p.startswith(".")]  # no temporary files left
