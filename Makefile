@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # The standard SR sets live next to the repository when they are available.
 DATA   ?= $(wildcard ../shared/data)
 
-.PHONY: help venv test test-slow test-all demo bench clean
+.PHONY: help venv test test-slow test-all demo bench pretrained clean
 
 help:
 	@echo "make demo       run the main job (see README)"
 	@echo "make test       the test suite (fast, < 10 min on 2 cores)"
 	@echo "make test-slow  the long tests only"
 	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
+	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
 
 $(STAMP): pyproject.toml
@@ -37,6 +38,19 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
+
+# The exact commands that produced the shipped models (see README, Results).
+PRETRAINED_EPOCHS_2 ?= 250
+PRETRAINED_EPOCHS_3 ?= 700
+PRETRAINED_EPOCHS_4 ?= 1000
+pretrained: $(STAMP)
+	@test -n "$(DATA)" || (echo "set DATA=/path/to/sets (with T91/)"; exit 2)
+	$(BIN)/espcn-ref train --data $(DATA) --scale 3 --epochs $(PRETRAINED_EPOCHS_3) --stride 13 --out runs/x3
+	cp runs/x3/model.npz src/espcn_ref/weights/espcn_x3.npz
+	$(BIN)/espcn-ref train --data $(DATA) --scale 2 --epochs $(PRETRAINED_EPOCHS_2) --stride 13 --out runs/x2
+	cp runs/x2/model.npz src/espcn_ref/weights/espcn_x2.npz
+	$(BIN)/espcn-ref train --data $(DATA) --scale 4 --epochs $(PRETRAINED_EPOCHS_4) --stride 13 --out runs/x4
+	cp runs/x4/model.npz src/espcn_ref/weights/espcn_x4.npz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info
