@@ -11,6 +11,8 @@ from conftest import assert_close
 from hypothesis import given, settings, strategies as st
 
 from espcn_ref import data
+from espcn_ref.data.io import _normalise_image
+from espcn_ref.data.patches import _dihedral
 from espcn_ref.data import (
     bicubic_upscale,
     extract_patches,
@@ -334,8 +336,8 @@ def test_augmentation_is_seeded_and_consistent(rng):
     np.testing.assert_array_equal(a_hr, b_hr)
     for p in range(len(a_lr)):
         np.testing.assert_array_equal(a_hr[p, 0, 1::r, 1::r], a_lr[p, 0])  # LR still matches HR
-        ks = [k for k in range(8) if np.array_equal(data._dihedral(plain_hr[p, 0], k), a_hr[p, 0])]
-        assert len(ks) == 1 and np.array_equal(data._dihedral(plain_lr[p, 0], ks[0]), a_lr[p, 0])
+        ks = [k for k in range(8) if np.array_equal(_dihedral(plain_hr[p, 0], k), a_hr[p, 0])]
+        assert len(ks) == 1 and np.array_equal(_dihedral(plain_lr[p, 0], ks[0]), a_lr[p, 0])
     assert not np.array_equal(a_hr, plain_hr)  # seed 7 transforms at least one of the 6
 
 
@@ -415,7 +417,7 @@ def test_palette_and_bilevel_images(tmp_path, rng):
     Image.fromarray(img[..., 0] > 127).save(tmp_path / "b.png")
     np.testing.assert_array_equal(load_image(tmp_path / "b.png"), np.where(img[..., 0] > 127, 255, 0))
     # (H, W, 1) as some decoders return it
-    np.testing.assert_array_equal(data._normalise_image(img[..., :1], "x"), img[..., 0])
+    np.testing.assert_array_equal(_normalise_image(img[..., :1], "x"), img[..., 0])
 
 
 def test_16_bit_png(tmp_path):
@@ -463,7 +465,7 @@ def test_save_errors_leave_nothing_behind(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         save_image(target, np.full((4, 4), 9, np.uint8))
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]  # temp file removed

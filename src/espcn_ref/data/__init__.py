@@ -1,0 +1,48 @@
+"""Data: image IO, colour, MATLAB's bicubic imresize, degradation, training patches.
+
+ESPCN (Shi et al., CVPR 2016) super-resolves the luminance channel Y only
+(Sec. 3); Cb and Cr are upscaled with bicubic interpolation. The evaluation protocol the
+literature's tables use (SRCNN's MATLAB scripts; see PROTOCOL.md) is::
+
+    1. HR image as uint8 RGB; a single-channel image is used as Y directly
+    2. Y = round(16 + 65.481 R + 128.553 G + 24.966 B) as uint8, R, G, B in [0, 1]
+    3. modcrop Y to a multiple of r (crop bottom/right)
+    4. I^HR = Y / 255 (float); I^LR = imresize(I^HR, 1/r, 'bicubic'), float, NOT rounded
+    5. the upscaled result is clipped to [0, 1] and stored as uint8(round(255 x))
+    6. PSNR / SSIM on Y with r pixels shaved (espcn_ref.metrics)
+
+MATLAB imresize 'bicubic' (Keys cubic, a = -0.5), one axis at a time::
+
+    cubic(d) = 1.5|d|^3 - 2.5|d|^2 + 1                 |d| <= 1
+             = -0.5|d|^3 + 2.5|d|^2 - 4|d| + 2         1 < |d| <= 2,   0 otherwise
+    shrinking (s < 1): h(d) = s cubic(s d), kernel width 4 / s (antialiasing)
+    output pixel x (1-based) -> input coordinate u = x / s + 0.5 (1 - 1/s)
+    inputs floor(u - width/2) + 0 .. ceil(width) + 1, clamped to [1, L] (replicate)
+    out[x] = sum_j h(u - j) in[j] / sum_j h(u - j);  output length ceil(s L)
+
+Training pairs (Sec. 3.2): 17r x 17r HR sub-images and the matching 17 x 17 LR
+sub-images. Sec. 2 describes I^LR as I^HR blurred with a Gaussian filter and
+downsampled by r; the paper's results tables, like ours, use the bicubic
+protocol above. Both degradations are here.
+
+Conventions: images are (H, W) or (H, W, C) NumPy arrays (HWC, as image files
+are; the network side converts to NCHW). "[0, 255] scale" means float values
+in the uint8 range; "[0, 1]" means divided by 255.
+
+The package is split by stage of that pipeline: ``io`` (files), ``colour``
+(YCbCr, rounding), ``resize`` (imresize, Gaussian degradation), ``patches``
+(modcrop, pairs, sub-images) and ``sets`` (folders, sample photos).
+"""
+
+from .colour import rgb_to_y_uint8, rgb_to_ycbcr, round_half_away, ycbcr_to_rgb
+from .io import IMAGE_EXTENSIONS, load_image, save_image
+from .patches import extract_patches, make_lr_hr_pair, modcrop, patch_origins
+from .resize import bicubic_upscale, gaussian_degrade, gaussian_kernel1d, imresize, resize_weights
+from .sets import DEFAULT_SAMPLES, find_data_dir, list_images, sample_images
+
+__all__ = [
+    "DEFAULT_SAMPLES", "IMAGE_EXTENSIONS", "bicubic_upscale", "extract_patches", "find_data_dir",
+    "gaussian_degrade", "gaussian_kernel1d", "imresize", "list_images", "load_image", "make_lr_hr_pair",
+    "modcrop", "patch_origins", "resize_weights", "rgb_to_y_uint8", "rgb_to_ycbcr", "round_half_away",
+    "sample_images", "save_image", "ycbcr_to_rgb",
+]

@@ -1,0 +1,80 @@
+"""Colour: ITU-R BT.601 studio swing, exactly as MATLAB's rgb2ycbcr / ycbcr2rgb, and MATLAB rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array
+
+
+_T = np.array([[65.481, 128.553, 24.966],
+               [-37.797, -74.203, 112.0],
+               [112.0, -93.786, -18.214]])
+_OFFSET = np.array([16.0, 128.0, 128.0])
+# MATLAB scales T by 1/255 for [0, 255] input (rgb2ycbcr's scaleFactor), and
+# sums c1 R + c2 G + c3 B + offset in that order (imlincomb): kept here.
+_T255 = _T * (1 / 255)
+_T255_INV = np.linalg.inv(_T255)
+
+
+def _check_rgb(img, name):
+    arr = np.asarray(img)
+    if arr.dtype != np.uint8:
+        arr = as_float_array(arr, name)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{name} must have shape (H, W, 3), got {arr.shape}")
+    return arr.astype(np.float64, copy=False)
+
+
+def rgb_to_ycbcr(rgb) -> np.ndarray:
+    """RGB -> YCbCr (BT.601 studio swing), both in [0, 255] scale, as MATLAB.
+
+    rgb: (H, W, 3), uint8 or float in [0, 255]. Returns float64 (H, W, 3):
+    Y in [16, 235], Cb and Cr in [16, 240]. With R, G, B in [0, 1]::
+
+        Y  =  16 +  65.481 R + 128.553 G +  24.966 B
+        Cb = 128 -  37.797 R -  74.203 G + 112.0   B
+        Cr = 128 + 112.0   R -  93.786 G -  18.214 B
+    """
+    x = _check_rgb(rgb, "rgb")
+    R, G, B = x[..., 0], x[..., 1], x[..., 2]
+    return np.stack([c[0] * R + c[1] * G + c[2] * B + o for c, o in zip(_T255, _OFFSET)], axis=-1)
+
+
+def ycbcr_to_rgb(ycc) -> np.ndarray:
+    """YCbCr -> RGB, the exact matrix inverse of :func:`rgb_to_ycbcr`.
+
+    ycc: (H, W, 3), uint8 or float in [0, 255] scale. Returns float64
+    (H, W, 3) RGB in [0, 255] scale, NOT clipped (out-of-gamut YCbCr gives
+    values outside [0, 255]; clip and round before saving).
+    """
+    x = _check_rgb(ycc, "ycc")
+    return (x - _OFFSET) @ _T255_INV.T
+
+
+def round_half_away(x) -> np.ndarray:
+    """MATLAB's round: halves go away from zero (2.5 -> 3, -2.5 -> -3).
+
+    numpy.round rounds halves to even (2.5 -> 2). x: any shape; float result.
+    Written with trunc, which is exact, so 0.49999999999999994 stays 0.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    whole = np.trunc(x)
+    return whole + np.where(np.abs(x - whole) >= 0.5, np.sign(x), 0).astype(x.dtype)
+
+
+def rgb_to_y_uint8(img) -> np.ndarray:
+    """Protocol step 2: uint8 RGB (H, W, 3) -> Y (H, W) uint8, rounded half away.
+
+    A 2-D uint8 image is already grayscale (Set14 'bridge') and is returned
+    as Y directly (a copy).
+    """
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        raise TypeError(f"img must be a uint8 image, got dtype {img.dtype}")
+    if img.ndim == 2:
+        return img.copy()
+    y = rgb_to_ycbcr(img)[..., 0]  # (H, W) in [16, 235]
+    return np.clip(round_half_away(y), 0, 255).astype(np.uint8)

@@ -1,0 +1,107 @@
+"""Image files: read any 8/16-bit gray, RGB or RGBA image as uint8; write atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+
+IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def load_image(path) -> np.ndarray:
+    """Read an image file as uint8: (H, W) grayscale or (H, W, 3) RGB.
+
+    Decoded with imageio.v3 (first frame of a multi-frame file), then:
+    (H, W, 1) -> (H, W); palette images arrive as RGB(A) from imageio; an alpha
+    channel (gray+alpha or RGBA) is DISCARDED, colours are kept as stored (not
+    composited on a background), with a UserWarning if any pixel is not fully
+    opaque; 1-bit images map to {0, 255}; 16-bit data maps to 8 bits as
+    round(x / 257) (never a tie, since 257 is odd). Note that Pillow, imageio's
+    PNG backend, itself reduces 16-bit *colour* PNGs to 8 bits by keeping the
+    high byte (x >> 8), so those can be 1 lower than round(x / 257); 16-bit
+    grayscale PNGs arrive as 16 bits and are rounded here.
+
+    Raises FileNotFoundError if ``path`` does not exist, ValueError (with the
+    path and the reason) if it cannot be decoded or is not a 2-D image.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"cannot read image {path}: not a regular file")
+    try:
+        img = np.asarray(iio.imread(path, index=0))
+    except Exception as err:  # imageio raises OSError, ValueError, SyntaxError, ... by backend
+        raise ValueError(f"cannot read image {path}: {type(err).__name__}: {err}") from err
+    return _normalise_image(img, str(path))
+
+
+def _normalise_image(img: np.ndarray, source: str) -> np.ndarray:
+    """Decoded array of any supported layout/dtype -> uint8 (H, W) or (H, W, 3)."""
+    if img.ndim == 3 and img.shape[2] in (2, 4):
+        alpha = img[:, :, -1]
+        opaque = np.iinfo(img.dtype).max if img.dtype.kind in "iu" else 1
+        if np.any(alpha != opaque):
+            warnings.warn(f"{source}: alpha channel has transparent pixels; it is discarded "
+                          "and the stored colours are kept", UserWarning, stacklevel=3)
+        img = img[:, :, :-1]
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise ValueError(f"cannot read image {source}: expected a grayscale or RGB(A) image, "
+                         f"got an array of shape {img.shape}")
+    if img.dtype == np.bool_:
+        return img.astype(np.uint8) * np.uint8(255)
+    if img.dtype == np.uint16:
+        return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)  # round(x / 257)
+    if img.dtype != np.uint8:
+        raise ValueError(f"cannot read image {source}: unsupported pixel type {img.dtype} "
+                         "(expected 8-bit, 16-bit or 1-bit)")
+    return np.ascontiguousarray(img)
+
+
+def save_image(path, img) -> None:
+    """Write a uint8 image (H, W) or (H, W, 3) atomically; format from the extension.
+
+    The image is encoded in memory, written to a temporary file in the same
+    directory and moved over ``path`` with os.replace, so ``path`` is either
+    untouched or complete, never partial, and no temporary file is left
+    behind. Extensions: .png .bmp .jpg .jpeg .tif .tiff (JPEG is lossy).
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise ValueError(f"path {path}: unsupported image extension {path.suffix!r}, "
+                         f"expected one of {IMAGE_EXTENSIONS}")
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        raise TypeError(f"img must be uint8, got dtype {img.dtype} "
+                        "(convert [0, 1] floats with espcn_ref.metrics.to_uint8)")
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
+        raise ValueError(f"img must have shape (H, W) or (H, W, 3), got {img.shape}")
+    encoded = iio.imwrite("<bytes>", img, extension=ext)  # fails before any file exists
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(encoded)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; use the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; restored at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,85 @@
+"""Datasets: folders of images, the dataset root, and the photos bundled with scikit-image."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .io import IMAGE_EXTENSIONS, _normalise_image
+
+
+_SAMPLES = {
+    "astronaut": lambda d: d.astronaut(),
+    "brick": lambda d: d.brick(),
+    "camera": lambda d: d.camera(),
+    "cell": lambda d: d.cell(),
+    "chelsea": lambda d: d.chelsea(),
+    "coffee": lambda d: d.coffee(),
+    "coins": lambda d: d.coins(),
+    "grass": lambda d: d.grass(),
+    "gravel": lambda d: d.gravel(),
+    "hubble_deep_field": lambda d: d.hubble_deep_field(),
+    "immunohistochemistry": lambda d: d.immunohistochemistry(),
+    "moon": lambda d: d.moon(),
+    "motorcycle": lambda d: d.stereo_motorcycle()[0],
+    "retina": lambda d: d.retina(),
+    "rocket": lambda d: d.rocket(),
+}
+DEFAULT_SAMPLES = ("astronaut", "camera", "chelsea", "coffee", "immunohistochemistry",
+                   "motorcycle", "rocket")
+
+
+def sample_images(names=None) -> dict[str, np.ndarray]:
+    """The offline default dataset: photos bundled with scikit-image.
+
+    names: iterable of names from ``sorted(_SAMPLES)``; None -> DEFAULT_SAMPLES
+    (natural photos: astronaut, camera, chelsea, coffee, immunohistochemistry,
+    motorcycle, rocket). Only the requested images are loaded. Returns
+    {name: uint8 (H, W) or (H, W, 3)}, normalised like :func:`load_image`.
+    """
+    import skimage.data
+
+    names = DEFAULT_SAMPLES if names is None else ((names,) if isinstance(names, str) else tuple(names))
+    unknown = [n for n in names if n not in _SAMPLES]
+    if unknown:
+        raise ValueError(f"unknown sample image(s) {unknown}; available: {sorted(_SAMPLES)}")
+    return {n: _normalise_image(np.asarray(_SAMPLES[n](skimage.data)), f"skimage.data:{n}")
+            for n in names}
+
+
+def list_images(folder) -> list[Path]:
+    """Image files (.png .bmp .jpg .jpeg .tif .tiff, any case) in ``folder``, sorted by name.
+
+    Not recursive. Raises FileNotFoundError / NotADirectoryError for a bad
+    folder and ValueError if it holds no image.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"dataset folder not found: {folder}")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"dataset path is not a folder: {folder}")
+    paths = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise ValueError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+    return paths
+
+
+def find_data_dir(explicit=None) -> Path | None:
+    """The dataset root (holding Set5/, Set14/, BSD100/, T91/), or None.
+
+    In order: ``explicit`` if given (FileNotFoundError if missing); the
+    ESPCN_DATA environment variable if set (FileNotFoundError if missing);
+    ``../shared/data`` relative to the current working directory if it
+    exists; else None, meaning: use :func:`sample_images`.
+    """
+    for source, value in (("explicit", explicit), ("ESPCN_DATA", os.environ.get("ESPCN_DATA"))):
+        if value is not None and str(value) != "":
+            path = Path(value)
+            if not path.is_dir():
+                raise FileNotFoundError(f"data directory from {source} not found: {path}")
+            return path
+    default = Path.cwd().parent / "shared" / "data"
+    return default.resolve() if default.is_dir() else None
