@@ -11,14 +11,7 @@ literature's tables use (SRCNN's MATLAB scripts; see PROTOCOL.md) is::
     5. the upscaled result is clipped to [0, 1] and stored as uint8(round(255 x))
     6. PSNR / SSIM on Y with r pixels shaved (espcn_ref.metrics)
 
-MATLAB imresize 'bicubic' (Keys cubic, a = -0.5), one axis at a time::
-
-    cubic(d) = 1.5|d|^3 - 2.5|d|^2 + 1                 |d| <= 1
-             = -0.5|d|^3 + 2.5|d|^2 - 4|d| + 2         1 < |d| <= 2,   0 otherwise
-    shrinking (s < 1): h(d) = s cubic(s d), kernel width 4 / s (antialiasing)
-    output pixel x (1-based) -> input coordinate u = x / s + 0.5 (1 - 1/s)
-    inputs floor(u - width/2) + 0 .. ceil(width) + 1, clamped to [1, L] (replicate)
-    out[x] = sum_j h(u - j) in[j] / sum_j h(u - j);  output length ceil(s L)
+MATLAB's bicubic imresize is written out in :mod:`espcn_ref.data.resize`.
 
 Training pairs (Sec. 3.2): 17r x 17r HR sub-images and the matching 17 x 17 LR
 sub-images. Sec. 2 describes I^LR as I^HR blurred with a Gaussian filter and

@@ -7,6 +7,7 @@ MATLAB imresize 'bicubic' (Keys cubic, a = -0.5), one axis at a time::
     shrinking (s < 1): h(d) = s cubic(s d), kernel width 4 / s (antialiasing)
     output pixel x (1-based) -> input coordinate u = x / s + 0.5 (1 - 1/s)
     inputs floor(u - width/2) + 0 .. ceil(width) + 1, clamped to [1, L] (replicate)
+    out[x] = sum_j h(u - j) in[j] / sum_j h(u - j);  output length ceil(s L)
 """
 
 from __future__ import annotations
