@@ -1,6 +1,6 @@
 """The ``espcn-ref`` command (also ``python -m espcn_ref``).
 
-Subcommands: train, evaluate, upscale, info, data fetch, demo.
+Subcommands: train, evaluate, upscale, info, data fetch, figures, demo.
 Bad input (a missing or corrupt image, a model for the wrong scale, a
 tampered checkpoint) ends with a one-line ``espcn-ref: error: ...`` and exit
 status 2; output files are written atomically, so none is left half-written.
@@ -135,6 +135,14 @@ def cmd_fetch(a) -> int:
     return 0
 
 
+def cmd_figures(a) -> int:
+    from .viz import write_figures
+
+    paths = write_figures(a.out, a.data, quick=a.quick, train_seconds=a.train_seconds, progress=not a.quiet)
+    print(f"{len(paths)} figures written to {a.out}")
+    return 0
+
+
 def cmd_demo(a) -> int:
     from .demo import run_demo
 
@@ -200,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--mirror", help="base URL serving <set>/<file> instead of the pinned sources")
     f.add_argument("--verbose", action="store_true")
     f.set_defaults(func=cmd_fetch)
+
+    g = sub.add_parser("figures", help="write the teaching figures (paper Fig. 3-5, eq. 4, Sec. 2.2) as PNGs")
+    g.add_argument("--out", default="docs/figures")
+    g.add_argument("--data", help=data_help)
+    g.add_argument("--quick", action="store_true", help="small sizes and a few seconds of training")
+    g.add_argument("--train-seconds", type=float, default=120.0, help="training time of the curves figure")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=cmd_figures)
 
     m = sub.add_parser("demo", help="train briefly, compare with bicubic and the pretrained model")
     m.add_argument("--data", help=data_help)

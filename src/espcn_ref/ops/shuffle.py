@@ -235,3 +235,17 @@ def shuffle_permutation(C: int, r: int, src: str = "crd", dst: str = "dcr") -> n
             for j in range(r):
                 p[_channel(c, i, j, C, r, d)] = _channel(c, i, j, C, r, s)
     return p
+
+
+def shuffle_matrix(C: int, r: int, H: int, W: int, order: str = "crd") -> np.ndarray:
+    """The matrix M with vec(PS(x)) = M vec(x), built by shuffling unit vectors.
+
+    x: (1, C r^2, H, W). Returns M: (n, n), n = C r^2 H W, one 1 per row and
+    per column (a permutation matrix), so M^T M = I. This is the picture
+    :func:`plot_shuffle_matrix` draws.
+    """
+    C, r = check_int(C, "C", 1), check_int(r, "r", 1)
+    H, W = check_int(H, "H", 1), check_int(W, "W", 1)
+    n = C * r * r * H * W
+    basis = np.eye(n).reshape(n, C * r * r, H, W)  # row i is the unit vector e_i
+    return pixel_shuffle(basis, r, order).reshape(n, n).T  # column i is PS(e_i)

@@ -1,0 +1,305 @@
+"""espcn_ref.viz: every figure draws the library's own numbers, and write_figures writes them."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from espcn_ref import pixel_shuffle, pixel_unshuffle, shuffle_permutation, viz
+from espcn_ref import conv2d
+from espcn_ref.equivalence import (activation_patterns, subpixel_to_transposed,
+                                   transposed_conv2d, transposed_padding, transposed_to_subpixel,
+                                   upsampling_cost, zero_insert)
+from espcn_ref.data import rgb_to_y_fullrange
+from espcn_ref.evaluate import evaluate_images
+from espcn_ref.model import ESPCN, ESPCNConfig
+from espcn_ref.ops.shuffle import ORDERS, channel_index
+
+
+def image_data(ax, n=0):
+    """The array behind the n-th image of an axis."""
+    return np.asarray(ax.images[n].get_array())
+
+
+# --- eq. (4) --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("C, r, H, W", [(1, 2, 2, 2), (2, 2, 2, 2), (1, 3, 2, 1), (3, 2, 1, 2)])
+def test_shuffle_figure_cells_are_pixel_shuffle(order, C, r, H, W):
+    fig = viz.plot_shuffle(C, r, order, H, W)
+    n = C * r * r
+    assert isinstance(fig, Figure) and len(fig.axes) == n + C
+    ids = np.arange(n * H * W, dtype=np.float64).reshape(1, n, H, W)  # id = k H W + h W + w
+    shuffled = pixel_shuffle(ids, r, order)[0].astype(int)  # (C, rH, rW)
+    for k in range(n):
+        assert np.all(image_data(fig.axes[k]) == k)
+    for c in range(C):
+        ax = fig.axes[n + c]
+        np.testing.assert_array_equal(image_data(ax), shuffled[c] // (H * W), "cell colour vs source channel")
+        labels = [t.get_text() for t in ax.texts]  # row-major over the rH x rW cells
+        expected = [f"{v // (H * W)}{chr(ord('a') + v % (H * W))}" for v in shuffled[c].ravel()]
+        assert labels == expected
+        # the rendered colour of each output cell is the colour of its input channel
+        im_out, im_in = ax.images[0], fig.axes[int(shuffled[c, 0, -1] // (H * W))].images[0]
+        np.testing.assert_allclose(im_out.to_rgba(image_data(ax))[0, -1], im_in.to_rgba(image_data(im_in.axes))[0, 0])
+
+
+def test_shuffle_figures_show_which_orders_coincide():
+    def out_cells(C, r, order):
+        fig = viz.plot_shuffle(C, r, order)
+        return [image_data(ax) for ax in fig.axes[C * r * r:]]
+
+    assert all(np.array_equal(a, b) for a, b in zip(out_cells(1, 2, "crd"), out_cells(1, 2, "dcr")))
+    assert not np.array_equal(out_cells(1, 2, "dcr")[0], out_cells(1, 2, "dcr_t")[0])
+    assert not np.array_equal(out_cells(2, 2, "crd")[0], out_cells(2, 2, "dcr")[0])
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_shuffle_matrix_is_the_shuffle_and_a_permutation(order):
+    C, r, H, W = 2, 2, 2, 3
+    M = viz.shuffle_matrix(C, r, H, W, order)
+    x = np.random.default_rng(0).standard_normal((1, C * r * r, H, W))
+    np.testing.assert_array_equal(M @ x.ravel(), pixel_shuffle(x, r, order).ravel())
+    y = pixel_shuffle(x, r, order)
+    np.testing.assert_array_equal(M.T @ y.ravel(), pixel_unshuffle(y, r, order).ravel())
+    assert set(np.unique(M)) == {0.0, 1.0} and np.all(M.sum(0) == 1) and np.all(M.sum(1) == 1)
+    fig = viz.plot_shuffle_matrix(C, r, H, W, order)
+    assert len(fig.axes) == 1
+    np.testing.assert_array_equal(image_data(fig.axes[0]), M)
+
+
+def test_channel_permutation_figure_is_shuffle_permutation():
+    fig = viz.plot_channel_permutation(3, 2, "crd", "dcr_t")
+    P = image_data(fig.axes[0])
+    np.testing.assert_array_equal(P.argmax(axis=1), shuffle_permutation(3, 2, "crd", "dcr_t"))
+    assert np.all(P.sum(axis=0) == 1) and np.all(P.sum(axis=1) == 1)
+
+
+# --- Sec. 2.1-2.2 -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("H, W, r, k_s, p", [(4, 4, 2, 4, 1), (3, 5, 3, 9, 3), (2, 2, 2, 3, 0)])
+def test_zero_insertion_figure_is_zero_insert(H, W, r, k_s, p):
+    fig = viz.plot_zero_insertion(H, W, r, k_s, p)
+    assert len(fig.axes) == 2
+    x = np.arange(1, H * W + 1, dtype=np.float64).reshape(1, 1, H, W)
+    np.testing.assert_array_equal(image_data(fig.axes[0]), x[0, 0])
+    z = image_data(fig.axes[1])
+    np.testing.assert_array_equal(z, zero_insert(x, r, k_s - 1 - p)[0, 0])
+    assert z.shape == ((H - 1) * r + 1 + 2 * (k_s - 1 - p), (W - 1) * r + 1 + 2 * (k_s - 1 - p))
+    assert sorted(z[z > 0]) == list(range(1, H * W + 1))  # every LR pixel once, the rest zeros
+
+
+@pytest.mark.parametrize("k_s, r, p", [(4, 2, 1), (9, 3, 3), (5, 2, 0), (3, 3, 1)])
+def test_activation_pattern_figure_is_activation_patterns(k_s, r, p):
+    fig = viz.plot_activation_patterns(k_s, r, p)
+    mask = activation_patterns(k_s, r, p)
+    assert len(fig.axes) == r * r
+    for i in range(r):
+        for j in range(r):
+            ax = fig.axes[i * r + j]
+            np.testing.assert_array_equal(image_data(ax), mask[i, j])
+            assert ax.get_title().endswith(f"{int(mask[i, j].sum())} taps")
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("k_s, r, p", [(4, 2, 1), (6, 3, 2), (6, 2, 0)])
+def test_subpixel_kernel_figure_is_transposed_to_subpixel(order, k_s, r, p):
+    w_t = np.random.default_rng(k_s).standard_normal((1, 1, k_s, k_s))
+    fig = viz.plot_subpixel_kernels(w_t, r, p, order)
+    w_s, _, _ = transposed_to_subpixel(w_t, r, p, order)
+    assert len(fig.axes) == 1 + r * r
+    np.testing.assert_array_equal(image_data(fig.axes[0]), w_t[0, 0])
+    for i in range(r):
+        for j in range(r):
+            np.testing.assert_array_equal(image_data(fig.axes[1 + i * r + j]), w_s[channel_index(0, i, j, 1, r, order), 0])
+    # every tap of the big kernel is framed once, in the colour of the small kernel that holds it
+    frames = fig.axes[0].patches
+    assert len(frames) == k_s * k_s
+    for i in range(r):
+        for j in range(r):
+            small = fig.axes[1 + i * r + j]
+            colour = small.spines["top"].get_edgecolor()
+            taps = [(round(f.get_y() + 0.45), round(f.get_x() + 0.45)) for f in frames
+                    if np.allclose(f.get_edgecolor(), colour)]
+            held = sorted(w_t[0, 0][a, b] for a, b in taps)
+            assert held == sorted(image_data(small).ravel())
+
+
+def test_three_forms_figure_agrees_with_the_library():
+    rng = np.random.default_rng(1)
+    x, w_t = rng.random((1, 1, 5, 6)), rng.standard_normal((1, 1, 4, 4))
+    fig = viz.plot_three_forms(x, w_t, 2, 1)
+    assert len(fig.axes) == 4
+    expected = transposed_conv2d(x, w_t, 2, 1)[0, 0]
+    for ax in fig.axes[1:]:
+        np.testing.assert_allclose(image_data(ax), expected, atol=1e-12)
+
+
+def test_upsampling_table_and_figure():
+    rows = viz.upsampling_table(1, 4, 1, 10, 12, 3, 9, repeat=1)
+    cost = upsampling_cost(1, 4, 1, 10, 12, 3, 9)
+    assert [row["form"] for row in rows] == ["subpixel", "transposed", "fractional_stride"]
+    assert [row["macs"] for row in rows] == [cost["subpixel"], cost["transposed"], cost["fractional_stride"]]
+    assert [row["mac_ratio"] for row in rows] == [1.0, 1.0, 9.0]
+    assert all(row["seconds"] > 0 for row in rows) and rows[0]["time_ratio"] == 1.0
+    fig = viz.plot_upsampling_cost(rows)
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == [row["mac_ratio"] for row in rows] + [row["time_ratio"] for row in rows]
+
+
+# --- Sec. 3 and Figs. 3-5 -------------------------------------------------------------------
+
+
+def test_training_curves_plot_the_log(tmp_path):
+    log = tmp_path / "log.csv"
+    rows = [{"epoch": e, "lr": 1e-3, "train_loss": 0.01 / e, "val_psnr": 25 + e, "time_s": e} for e in (1, 2, 3)]
+    with open(log, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    fig = viz.plot_training_curves(log, baseline_psnr=26.5)
+    assert len(fig.axes) == 2
+    loss, val = fig.axes[0].lines[0], fig.axes[1].lines[0]
+    np.testing.assert_allclose(loss.get_xdata(), [1, 2, 3])
+    np.testing.assert_allclose(loss.get_ydata(), [row["train_loss"] for row in rows])
+    np.testing.assert_allclose(val.get_ydata(), [26, 27, 28])
+    assert fig.axes[0].get_yscale() == "log"
+    np.testing.assert_allclose(fig.axes[1].lines[1].get_ydata(), [26.5, 26.5])  # the bicubic line
+    (tmp_path / "empty.csv").write_text("epoch,lr,train_loss,val_psnr,time_s\n")
+    with pytest.raises(ValueError, match="no epochs"):
+        viz.plot_training_curves(tmp_path / "empty.csv")
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return ESPCN(config=ESPCNConfig(scale=3, hidden=((5, 6), (3, 5))), rng=np.random.default_rng(3))
+
+
+def test_first_layer_filters_are_conv1(small_model):
+    fig = viz.plot_first_layer_filters(small_model, ncols=4)
+    w = small_model.params["conv1.weight"]
+    assert len(fig.axes) == 6
+    for k, ax in enumerate(fig.axes):
+        np.testing.assert_array_equal(image_data(ax), w[k, 0])
+
+
+def test_last_layer_filters_before_and_after_the_shuffle(small_model):
+    fig = viz.plot_last_layer_filters(small_model, n_show=3)
+    w = small_model.params["conv3.weight"].astype(np.float64)  # (9, 5, 3, 3)
+    strongest = np.argsort(-np.linalg.norm(w.transpose(1, 0, 2, 3).reshape(5, -1), axis=1))[:3]
+    assert len(fig.axes) == 6
+    w_t = subpixel_to_transposed(w, 3)  # (5, 1, 9, 9)
+    for n, c in enumerate(strongest):
+        mosaic = image_data(fig.axes[n])  # 3 x 3 tiles of 3 x 3, 1 NaN pixel apart
+        for i in range(3):
+            for j in range(3):
+                np.testing.assert_array_equal(mosaic[4 * i : 4 * i + 3, 4 * j : 4 * j + 3], w[3 * i + j, c])
+        assert np.isnan(mosaic[3]).all() and np.isnan(mosaic[:, 7]).all()
+        np.testing.assert_array_equal(image_data(fig.axes[3 + n]), w_t[c, 0])
+        # the "after" kernel is what one LR feature pixel of map c paints in HR (no bias)
+        delta = np.zeros((1, 5, 7, 7))
+        delta[0, c, 3, 3] = 1.0
+        painted = pixel_shuffle(conv2d(delta, w, padding=1), 3)[0, 0]  # (21, 21)
+        p = transposed_padding(3, 3, lr_padding=1)
+        np.testing.assert_allclose(painted[9 - p : 9 - p + 9, 9 - p : 9 - p + 9], w_t[c, 0], atol=1e-15)
+
+
+def test_sr_panels_and_crops():
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (31, 26, 3), dtype=np.uint8)
+    panels = viz.sr_panels(img, {"bicubic": "bicubic"}, 3)
+    assert list(panels) == ["HR", "bicubic"]
+    assert panels["HR"].shape == panels["bicubic"].shape == (30, 24, 3)
+    np.testing.assert_array_equal(panels["HR"], img[:30, :24])
+    fig = viz.plot_sr_crops(panels, box=(2, 3, 10, 12))
+    assert len(fig.axes) == 2
+    for ax, (name, im) in zip(fig.axes, panels.items()):
+        assert ax.get_title() == name
+        np.testing.assert_array_equal(image_data(ax), im[2:12, 3:15])
+    with pytest.raises(ValueError, match="same size"):
+        viz.plot_sr_crops({"a": img, "b": img[:20]})
+
+
+# --- the evaluation protocol --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photos():
+    from espcn_ref.data import sample_images
+
+    images = sample_images(["astronaut", "camera"])
+    return {k: v[100:190, 200:283] for k, v in images.items()}  # colour and grayscale
+
+
+def test_protocol_variants_rows(photos):
+    rows = viz.protocol_variants(photos, 3)
+    assert [row["variant"] for row in rows] == [v for v, _ in viz._VARIANTS]
+    base = evaluate_images("bicubic", photos, 3)["psnr"]
+    assert rows[0]["psnr"] == pytest.approx(base, abs=1e-12) and rows[0]["delta"] == 0
+    assert all(row["delta"] == pytest.approx(row["psnr"] - base) for row in rows)
+    assert rows[2]["psnr"] <= rows[0]["psnr"] + 1e-12  # log of a mean >= mean of logs (Jensen)
+    gray = viz.protocol_variants({"camera": photos["camera"]}, 3)
+    assert gray[3]["delta"] == 0 and gray[4]["delta"] == 0  # a gray image is its own Y, RGB and full-range Y
+    model = ESPCN(scale=3, rng=np.random.default_rng(0))
+    with_model = viz.protocol_variants(photos, 3, model)
+    assert len(with_model) == len(rows) - 1
+    assert with_model[0]["psnr"] == pytest.approx(evaluate_images(model, photos, 3)["psnr"], abs=1e-9)
+    fig = viz.plot_protocol_variants(rows)
+    assert [bar.get_width() for bar in fig.axes[0].patches] == [row["delta"] for row in rows]
+
+
+def test_full_range_luma_is_pillows():
+    Image = pytest.importorskip("PIL.Image")
+    img = np.random.default_rng(5).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    ours = rgb_to_y_fullrange(img)
+    np.testing.assert_array_equal(ours, np.asarray(Image.fromarray(img).convert("L")))
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def test_save_figure_is_atomic(tmp_path):
+    fig = viz.plot_shuffle_matrix()
+    path = viz.save_figure(fig, tmp_path / "m.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def broken(fname, **kw):
+        open(fname, "wb").write(b"half")
+        raise RuntimeError("disk full")
+
+    fig.savefig = broken
+    with pytest.raises(RuntimeError):
+        viz.save_figure(fig, tmp_path / "m.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png"]  # old file intact, no temp left
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("data", ["samples", "found"])
+def test_write_figures_quick(tmp_path, monkeypatch, data):
+    import imageio.v3 as iio
+
+    from espcn_ref.data import find_data_dir
+
+    if data == "samples":  # a fresh machine: no dataset next to the repository
+        monkeypatch.delenv("ESPCN_DATA", raising=False)
+        monkeypatch.chdir(tmp_path)
+    elif find_data_dir() is None:
+        pytest.skip("no dataset folder (../shared/data or ESPCN_DATA)")
+    out = tmp_path / "figs"
+    paths = viz.write_figures(out, quick=True)
+    assert paths == [out / name for name in viz.FIGURES]
+    assert sorted(p.name for p in out.iterdir()) == sorted(viz.FIGURES)  # nothing else left behind
+    for p in paths:
+        img = iio.imread(p)
+        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100, p.name
+
+
+def test_viz_needs_no_display_and_no_pyplot():
+    code = "import sys, espcn_ref.viz; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
