@@ -238,7 +238,7 @@ def photos():
 
 def test_protocol_variants_rows(photos):
     rows = viz.protocol_variants(photos, 3)
-    assert [row["variant"] for row in rows] == [v for v, _ in viz._VARIANTS]
+    assert [row["variant"] for row in rows] == [v for v, _ in viz.protocol._VARIANTS]
     base = evaluate_images("bicubic", photos, 3)["psnr"]
     assert rows[0]["psnr"] == pytest.approx(base, abs=1e-12) and rows[0]["delta"] == 0
     assert all(row["delta"] == pytest.approx(row["psnr"] - base) for row in rows)

@@ -1,0 +1,53 @@
+"""The paper's figures, drawn from the library's own numbers.
+
+Every picture here is computed by ``espcn_ref`` and only *drawn* here:
+
+===============================  =============================================
+function                         paper
+===============================  =============================================
+plot_shuffle                     eq. (4), the periodic shuffle (CRD/DCR/DCR_T)
+plot_shuffle_matrix              PS as a permutation matrix: PS^-1 = PS^T
+plot_channel_permutation         shuffle_permutation between two orders
+plot_zero_insertion              Sec. 2.1, the fractional-stride input
+plot_activation_patterns         Sec. 2.2, the r^2 activation patterns
+plot_subpixel_kernels            Sec. 2.2, one k_s x k_s kernel = r^2 small ones
+plot_three_forms                 Sec. 2.2, eq. (3): three forms, one output
+plot_upsampling_cost             Sec. 2.2, multiply-adds against measured time
+plot_training_curves             Sec. 3.2, training loss and validation PSNR
+plot_first_layer_filters         Fig. 3, the first layer's filters
+plot_last_layer_filters          Fig. 4, the last layer before / after PS
+plot_sr_crops                    Fig. 5, crops of HR, bicubic and ESPCN
+plot_protocol_variants           Tables 1-2: how the protocol moves PSNR
+===============================  =============================================
+
+Each ``plot_*`` returns a ``matplotlib.figure.Figure`` built without pyplot,
+so no display is needed: ``fig.savefig`` renders with Agg. In a notebook
+the figure shows when it is a cell's last value. Two table helpers,
+:func:`upsampling_table` and :func:`protocol_variants`, compute the rows a
+figure draws. :func:`write_figures` writes every figure as a PNG
+(``espcn-ref figures --out DIR``).
+"""
+
+from .shuffle import plot_channel_permutation, plot_shuffle, plot_shuffle_matrix
+from .upsampling import (
+    plot_activation_patterns,
+    plot_subpixel_kernels,
+    plot_three_forms,
+    plot_upsampling_cost,
+    plot_zero_insertion,
+    upsampling_table,
+)
+from .training import (
+    last_layer_mosaic,
+    plot_first_layer_filters,
+    plot_last_layer_filters,
+    plot_sr_crops,
+    plot_training_curves,
+    read_log,
+    sr_panels,
+)
+from .protocol import plot_protocol_variants, protocol_variants
+from .files import FIGURES, save_figure, write_figures
+from ..ops.shuffle import shuffle_matrix  # drawn by plot_shuffle_matrix
+
+__all__ = ['FIGURES', 'last_layer_mosaic', 'plot_activation_patterns', 'plot_channel_permutation', 'plot_first_layer_filters', 'plot_last_layer_filters', 'plot_protocol_variants', 'plot_shuffle', 'plot_shuffle_matrix', 'plot_sr_crops', 'plot_subpixel_kernels', 'plot_three_forms', 'plot_training_curves', 'plot_upsampling_cost', 'plot_zero_insertion', 'protocol_variants', 'read_log', 'save_figure', 'sr_panels', 'upsampling_table', 'write_figures', 'shuffle_matrix']
