@@ -69,3 +69,15 @@ def check_bias(b, c_out: int, dtype) -> np.ndarray | None:
     if b.shape[0] != c_out:
         raise ValueError(f"b must have shape ({c_out},) to match w's C_out, got {b.shape}")
     return b.astype(dtype, copy=False)
+
+
+def check_weight_matches(x_name: str, C: int, w_shape: tuple, c_in_axis: int, layout: str) -> None:
+    """x's C channels must equal w's C_in (at ``c_in_axis``); the kernel must be >= 1x1.
+
+    layout: how w is laid out, for the message, e.g. "(C_out, C_in, k_h, k_w)".
+    """
+    if C != w_shape[c_in_axis]:
+        raise ValueError(f"{x_name} has {C} channels but w expects C_in = {w_shape[c_in_axis]}: "
+                         f"w must have shape {layout} with C_in = {C}, got {tuple(w_shape)}")
+    if w_shape[2] < 1 or w_shape[3] < 1:
+        raise ValueError(f"w must have a kernel of at least 1x1, got shape {tuple(w_shape)}")

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import as_float_array, check_bias, check_pair, common_dtype
+from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
 from .im2col import col2im_block, im2col_block, row_blocks
 
 
@@ -33,13 +33,7 @@ def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
     """Validate shapes; return (geom, OH, OW)."""
     N, C, H, W = x_shape
     C_out, C_in, kh, kw = w_shape
-    if C != C_in:
-        raise ValueError(
-            f"{x_name} has {C} channels but w expects C_in = {C_in}: "
-            f"w must have shape (C_out, {C}, k_h, k_w), got {tuple(w_shape)}"
-        )
-    if kh < 1 or kw < 1:
-        raise ValueError(f"w must have a kernel of at least 1x1, got shape {tuple(w_shape)}")
+    check_weight_matches(x_name, C, w_shape, 1, "(C_out, C_in, k_h, k_w)")
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     OH = (H + 2 * ph - kh) // sh + 1

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, check_bias, check_pair, common_dtype
+from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
 from .conv import _gather_block, _scatter_block
 from .im2col import col2im_block, im2col_block, row_blocks
 
@@ -38,13 +38,7 @@ def _check_tconv_args(x, w, stride, padding, output_padding):
     w = as_float_array(w, "w", ndim=4, shape_doc="(C_in, C_out, k_h, k_w)")
     N, C, H, W = x.shape
     C_in, C_out, kh, kw = w.shape
-    if C != C_in:
-        raise ValueError(
-            f"x has {C} channels but w expects C_in = {C_in}: for conv_transpose2d "
-            f"w must have shape ({C}, C_out, k_h, k_w), got {w.shape}"
-        )
-    if kh < 1 or kw < 1:
-        raise ValueError(f"w must have a kernel of at least 1x1, got shape {w.shape}")
+    check_weight_matches("x", C, w.shape, 0, "(C_in, C_out, k_h, k_w), as conv_transpose2d takes it,")
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     oph, opw = check_pair(output_padding, "output_padding", 0)
