@@ -139,3 +139,34 @@ def test_bad_config_and_input():
         ESPCN(2).forward(np.zeros((1, 3, 4, 4), dtype=np.float32))
     with pytest.raises(TypeError, match="float32 or float64"):
         ESPCN(2).forward(np.zeros((1, 1, 4, 4), dtype=np.uint8))
+
+
+def test_inference_memory_is_bounded():
+    """forward keeps no training cache: its peak is about the conv2 input and output
+    plus one im2col block (BLOCK_BYTES), far below forward_train's."""
+    import tracemalloc
+
+    from espcn_ref.ops.im2col import BLOCK_BYTES
+
+    m = ESPCN(3)
+    x = np.random.default_rng(0).random((1, 1, 200, 200), dtype=np.float32)
+    y = m.forward(x)
+    np.testing.assert_array_equal(y, m.forward_train(x)[0])  # the same numbers either way
+    tracemalloc.start()
+    m.forward(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    must_hold = (64 + 32) * 200 * 200 * 4 + BLOCK_BYTES  # conv2's input and output, one block
+    assert peak < 1.2 * must_hold, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_config_stores_plain_ints_and_rejects_bad_layers(tmp_path):
+    m = ESPCN(np.int64(2))
+    assert type(m.config.scale) is int
+    m.save(tmp_path / "m.npz")  # JSON metadata: would fail with numpy ints
+    with pytest.raises(TypeError, match="f_1 must be an integer"):
+        ESPCNConfig(hidden=((5.9, 64),))
+    with pytest.raises(ValueError, match=r"\(f_l, n_l\) pairs"):
+        ESPCNConfig(hidden=((5,),))
+    with pytest.raises(ValueError, match="either config or scale"):
+        ESPCN(2, config=ESPCNConfig(scale=3))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from . import __version__
+from ._atomic import write_bytes_atomic
 from .data import find_data_dir, load_image, sample_images, save_image
 from .evaluate import STANDARD_SETS, evaluate_images, load_set, upscale_image
 from .model import ESPCN, ModelFormatError, load_model, pretrained
@@ -38,18 +40,13 @@ def _method(spec: str, scale: int):
 
 
 def _write_json_atomic(path, obj) -> None:
-    import os
-    import tempfile
+    """Strict JSON (an infinite PSNR, identical images, is written as null)."""
+    def finite(v):
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        return None if isinstance(v, float) and not math.isfinite(v) else v
 
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes_atomic(path, json.dumps(finite(obj), indent=2, allow_nan=False).encode())
 
 
 def _data_dir(arg):

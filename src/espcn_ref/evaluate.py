@@ -33,7 +33,7 @@ from .metrics import psnr, ssim, to_uint8
 from .model import ESPCN
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
-TILE_ABOVE = 1024 * 1024  # LR pixels above which upscaling runs in tiles (4K output at x3 and up)
+TILE_ABOVE = 512 * 512  # LR pixels above which upscaling runs in 512 x 512 tiles (bounded memory)
 
 
 def load_set(name: str, data_dir=None) -> dict:

@@ -21,11 +21,11 @@ leaves a wrong image in the dataset folder.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.request
 from importlib import resources
 from pathlib import Path
+
+from ._atomic import atomic_path
 
 _RAW = "https://raw.githubusercontent.com"
 _SRCNN = f"{_RAW}/tegg89/SRCNN-Tensorflow/78be1a24697935fc39a3a8cf59a6632264afade7"
@@ -70,6 +70,7 @@ def fetch(dest, sets=SETS, mirror: str | None = None, timeout: float = 60.0, pro
     Returns {"downloaded": n, "present": n}. Raises ValueError on a checksum
     mismatch (the bad download is deleted) and OSError on network errors.
     """
+    sets = (sets,) if isinstance(sets, str) else tuple(sets)
     unknown = [s for s in sets if s not in URLS]
     if unknown:
         raise ValueError(f"unknown set(s) {unknown}; choose from {SETS}")
@@ -91,15 +92,10 @@ def fetch(dest, sets=SETS, mirror: str | None = None, timeout: float = 60.0, pro
 
 
 def _download_checked(url, target: Path, digest: str, timeout: float) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as resp:
+    with atomic_path(target, suffix=".part") as tmp:
+        with open(tmp, "wb") as f, urllib.request.urlopen(url, timeout=timeout) as resp:
             for chunk in iter(lambda: resp.read(1 << 20), b""):
                 f.write(chunk)
         got = _sha256(tmp)
         if got != digest:
             raise ValueError(f"checksum mismatch for {url}: expected {digest[:16]}..., got {got[:16]}...")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -24,12 +24,11 @@ an image: Y through the network, Cb and Cr bicubic.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_path
 from ._checks import as_float_array, check_int
 from .evaluate import upscale_image
 from .model import ESPCN
@@ -73,8 +72,9 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     """Super-resolve every frame of ``src`` into ``dst`` (same frame rate).
 
     method: "bicubic" or an ESPCN of scale r. The output is H.264 (yuv420p,
-    or yuv444p when a side is odd, which 4:2:0 cannot encode). It is written
-    to a temporary file next to ``dst`` and renamed when complete.
+    or yuv444p when a side is odd, which 4:2:0 cannot encode), video only:
+    an audio track is not copied. It is written to a temporary file next to
+    ``dst`` and renamed when complete.
     Returns {"frames": n, "fps": fps, "size": (width, height)}.
     """
     import imageio.v2 as iio
@@ -92,8 +92,6 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     w_in, h_in = meta["size"]
     size = (r * w_in, r * h_in)
     pix = "yuv420p" if size[0] % 2 == 0 and size[1] % 2 == 0 else "yuv444p"
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=dst.suffix)
-    os.close(fd)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -102,23 +100,21 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
         bar = tqdm(total=total if isinstance(total, int) and total > 0 else None, unit="frame", disable=None)
     frames = 0
     try:
-        writer = iio.get_writer(tmp, format="ffmpeg", fps=fps, codec="libx264", pixelformat=pix,
-                                macro_block_size=1, ffmpeg_log_level="error")
-        try:
-            for frame in reader:
-                writer.append_data(upscale_image(method, np.asarray(frame)[..., :3], r))
-                frames += 1
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            writer.close()
-            reader.close()
-        if frames == 0:
-            raise ValueError(f"{src}: the video has no frames")
-        os.replace(tmp, dst)
+        with atomic_path(dst, suffix=dst.suffix) as tmp:
+            writer = iio.get_writer(tmp, format="ffmpeg", fps=fps, codec="libx264", pixelformat=pix,
+                                    macro_block_size=1, ffmpeg_log_level="error")
+            try:
+                for frame in reader:
+                    writer.append_data(upscale_image(method, np.asarray(frame)[..., :3], r))
+                    frames += 1
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                writer.close()
+            if frames == 0:
+                raise ValueError(f"{src}: the video has no frames")
     finally:
+        reader.close()
         if bar is not None:
             bar.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return {"frames": frames, "fps": fps, "size": size}

@@ -26,17 +26,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from ._atomic import write_bytes_atomic
 from ._checks import as_float_array, check_int
 from .ops.activations import ACTIVATIONS
-from .ops.conv import conv2d_backward_cached, conv2d_forward
+from .ops.conv import conv2d, conv2d_backward_cached, conv2d_forward
 from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_unshuffle
 
 FORMAT_VERSION = 1
@@ -54,13 +53,14 @@ class ESPCNConfig:
     order: str = "crd"  # periodic-shuffle channel order; crd == dcr for C = 1
 
     def __post_init__(self):
-        check_int(self.scale, "scale", 1)
-        check_int(self.channels, "channels", 1)
-        check_int(self.last_kernel, "last_kernel", 1)
-        object.__setattr__(self, "hidden", tuple(tuple(int(v) for v in fl) for fl in self.hidden))
-        for f, n in self.hidden:
-            if f < 1 or n < 1:
-                raise ValueError(f"hidden layers need f_l >= 1 and n_l >= 1, got {self.hidden}")
+        for name in ("scale", "channels", "last_kernel"):  # store plain ints (JSON-able)
+            object.__setattr__(self, name, check_int(getattr(self, name), name, 1))
+        hidden = []
+        for l, fl in enumerate(self.hidden, start=1):
+            if not isinstance(fl, (tuple, list)) or len(fl) != 2:
+                raise ValueError(f"hidden must be a sequence of (f_l, n_l) pairs, got {fl!r} for layer {l}")
+            hidden.append((check_int(fl[0], f"f_{l}", 1), check_int(fl[1], f"n_{l}", 1)))
+        object.__setattr__(self, "hidden", tuple(hidden))
         for f in [f for f, _ in self.hidden] + [self.last_kernel]:
             if f % 2 == 0:
                 raise ValueError(f"kernel sizes must be odd for 'same' padding, got {f}")
@@ -100,8 +100,19 @@ class ESPCN:
     ``conv{l}.bias`` (C_out,), float32.
     """
 
-    def __init__(self, scale: int = 3, *, config: ESPCNConfig | None = None, rng=None, init: str = "default", **kw):
-        self.config = config if config is not None else ESPCNConfig(scale=scale, **kw)
+    def __init__(self, scale: int | None = None, *, config: ESPCNConfig | None = None, rng=None,
+                 init: str = "default", **kw):
+        """scale (default 3) and ``kw`` build an :class:`ESPCNConfig`; or pass ``config``.
+
+        rng: numpy.random.Generator for the initial weights (default: seed 0).
+        init: "default" (PyTorch's Conv2d initialisation) or "icnr".
+        """
+        if config is not None:
+            if kw or (scale is not None and scale != config.scale):
+                raise ValueError("pass either config or scale/architecture keywords, not both")
+            self.config = config
+        else:
+            self.config = ESPCNConfig(scale=3 if scale is None else scale, **kw)
         if init not in ("default", "icnr"):
             raise ValueError(f"init must be 'default' or 'icnr', got {init!r}")
         rng = np.random.default_rng(0) if rng is None else rng
@@ -120,8 +131,21 @@ class ESPCN:
 
     # -- forward / backward -------------------------------------------------
     def forward(self, x) -> np.ndarray:
-        """x: (N, C, H, W) LR images in [0, 1]. Returns (N, C, rH, rW)."""
-        return self.forward_train(x)[0]
+        """Inference. x: (N, C, H, W) LR images in [0, 1]. Returns (N, C, rH, rW).
+
+        Computes in the parameters' dtype (float32; float64 if the params are).
+        Keeps nothing for a backward pass, so memory stays at the layer
+        activations plus one bounded im2col block.
+        """
+        h = self._check_input(x)
+        act = ACTIVATIONS[self.config.activation][0]
+        L = len(self.config.layer_shapes())
+        for l in range(1, L + 1):
+            w, b = self.params[f"conv{l}.weight"], self.params[f"conv{l}.bias"]
+            h = conv2d(h, w, b, 1, w.shape[2] // 2)  # 'same' padding
+            if l < L:
+                h = act(h, out=h)  # in place: conv2d's output is ours
+        return pixel_shuffle(h, self.scale, self.config.order)  # eq. (3)-(4)
 
     def forward_train(self, x):
         """Forward that also returns the :class:`Cache` for :meth:`backward`."""
@@ -200,18 +224,9 @@ def init_params(config: ESPCNConfig, rng: np.random.Generator, icnr: bool = Fals
 def save_npz_atomic(path, arrays: dict) -> None:
     """np.savez to a temporary file in the same folder, then rename: a crash
     never leaves a half-written file at ``path``."""
-    path = Path(path)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_bytes_atomic(path, buf.getvalue())
 
 
 class ModelFormatError(ValueError):

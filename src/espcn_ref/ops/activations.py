@@ -77,9 +77,13 @@ def _relu_backward_kernel(dy, x, dx):  # flat (M,)
         dx[m] = dy[m] if x[m] > 0.0 else 0.0
 
 
-def _unary(x, kernel):
+def _unary(x, kernel, out=None):
     x = as_float_array(x, "x")
-    out = np.empty_like(x)
+    if out is None:
+        out = np.empty_like(x)
+    elif not (isinstance(out, np.ndarray) and out.shape == x.shape and out.dtype == x.dtype
+              and out.flags.c_contiguous):
+        raise ValueError(f"out must be a C-contiguous {x.dtype} array of shape {x.shape}")
     kernel(x.reshape(-1), out.reshape(-1))
     return out
 
@@ -96,10 +100,13 @@ def _binary(dy, z, z_name, kernel):
     return dx
 
 
-def tanh(x) -> np.ndarray:
-    """phi = tanh, the paper's activation (Sec. 3.2). x: any shape, float."""
+def tanh(x, out=None) -> np.ndarray:
+    """phi = tanh, the paper's activation (Sec. 3.2). x: any shape, float.
+
+    out: optional array of x's shape and dtype to write into (may be x itself).
+    """
     x = as_float_array(x, "x")
-    return _unary(x, _tanh_kernel_f32 if x.dtype == np.float32 else _tanh_kernel)
+    return _unary(x, _tanh_kernel_f32 if x.dtype == np.float32 else _tanh_kernel, out)
 
 
 def tanh_backward(dy, y) -> np.ndarray:
@@ -107,9 +114,9 @@ def tanh_backward(dy, y) -> np.ndarray:
     return _binary(dy, y, "y", _tanh_backward_kernel)
 
 
-def relu(x) -> np.ndarray:
-    """phi = max(x, 0), Table 1's alternative. x: any shape, float."""
-    return _unary(x, _relu_kernel)
+def relu(x, out=None) -> np.ndarray:
+    """phi = max(x, 0), Table 1's alternative. x: any shape, float; out as for tanh."""
+    return _unary(x, _relu_kernel, out)
 
 
 def relu_backward(dy, x) -> np.ndarray:

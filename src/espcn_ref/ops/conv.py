@@ -83,11 +83,13 @@ def _forward(x, w, b, geom, OH, OW, keep_cols):
     w_mat = w.reshape(C_out, C_in * kh * kw)  # (C_out, C_in*kh*kw)
     y = np.empty((N, C_out, OH, OW), dtype=x.dtype)
     kept = []
-    for blk in row_blocks(N, OH, C_in * kh * kw * OW * x.itemsize):
+    for blk, cols in _column_buffers(x, C_in * kh * kw, N, OH, OW, fresh=keep_cols):
         n0, n1, oh0, oh1 = blk
-        cols = np.empty((C_in * kh * kw, (n1 - n0) * (oh1 - oh0) * OW), dtype=x.dtype)
         im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols)
-        _scatter_block(w_mat @ cols, y, n0, n1, oh0, oh1)  # now the conv is a GEMM
+        if n1 - n0 == 1:  # one image: the GEMM writes straight into y's rows (no temporary)
+            np.matmul(w_mat, cols, out=y[n0].reshape(C_out, OH * OW)[:, oh0 * OW : oh1 * OW])
+        else:
+            _scatter_block(w_mat @ cols, y, n0, n1, oh0, oh1)  # now the conv is a GEMM
         if keep_cols:
             kept.append((blk, cols))
     if b is not None:
@@ -144,11 +146,24 @@ def _blocks_of(cache: ConvCache):
     x, (kh, kw) = cache.x, cache.w.shape[2:]
     N, C_in = x.shape[:2]
     OH, OW = cache.out_hw
-    for blk in row_blocks(N, OH, C_in * kh * kw * OW * x.itemsize):
+    for blk, cols in _column_buffers(x, C_in * kh * kw, N, OH, OW, fresh=False):
         n0, n1, oh0, oh1 = blk
-        cols = np.empty((C_in * kh * kw, (n1 - n0) * (oh1 - oh0) * OW), dtype=x.dtype)
         im2col_block(x, cache.geom, n0, n1, oh0, oh1, OW, cols)
         yield blk, cols
+
+
+def _column_buffers(x, K, N, OH, OW, fresh):
+    """Yield (block, cols) with cols an uninitialised C-contiguous (K, rows*OW)
+    matrix for each block of :func:`row_blocks`. Unless ``fresh``, every
+    block reuses one buffer, so only one block's columns are alive at a time."""
+    blocks = list(row_blocks(N, OH, K * OW * x.itemsize))
+    if not fresh:
+        largest = max((n1 - n0) * (oh1 - oh0) for n0, n1, oh0, oh1 in blocks)
+        buf = np.empty(K * largest * OW, dtype=x.dtype)
+    for n0, n1, oh0, oh1 in blocks:
+        n = (n1 - n0) * (oh1 - oh0) * OW
+        cols = np.empty((K, n), dtype=x.dtype) if fresh else buf[: K * n].reshape(K, n)
+        yield (n0, n1, oh0, oh1), cols
 
 
 def _backward(dy, cache: ConvCache, need_dx):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._atomic import atomic_path
 from ..data import find_data_dir, sample_images
 from ..evaluate import evaluate_images, load_set
 from .protocol import plot_protocol_variants, protocol_variants
@@ -32,14 +32,8 @@ def save_figure(fig: Figure, path, dpi: int = 110) -> Path:
     """savefig to a temporary file in the same folder, then os.replace: a
     crash never leaves a half-written PNG at ``path``."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
