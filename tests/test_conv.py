@@ -198,3 +198,29 @@ def test_cached_backward_equals_backward(rng, monkeypatch, budget):
     dy = rng.standard_normal(y.shape)
     for ours, ref in zip(conv2d_backward_cached(dy, cache), conv2d_backward(dy, x, w, 1, 1)):
         assert_close(ours, ref, what="cached backward")
+
+
+def test_empty_spatial_input_is_rejected_even_with_padding():
+    with pytest.raises(ValueError, match="x must be non-empty"):
+        conv2d(np.zeros((1, 1, 0, 4)), np.ones((1, 1, 1, 1)), np.ones(1), padding=1)
+
+
+def test_gradcheck_refuses_non_contiguous_parameters():
+    from espcn_ref.gradcheck import numerical_gradient
+
+    p = np.zeros((4, 4))[:, ::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        numerical_gradient(lambda: float(np.sum(p)), p)
+
+
+def test_col2im_is_the_adjoint_of_im2col(rng):
+    """<im2col(x), c> == <x, col2im(c)> for a strided, padded geometry."""
+    from espcn_ref.ops.im2col import col2im_block
+
+    x = rng.standard_normal((2, 3, 7, 6))
+    geom, OH, OW = (3, 2, 2, 3, 1, 2), 4, 3
+    cols = im2col_reference(x, geom, OH, OW)
+    c = rng.standard_normal(cols.shape)
+    back = np.zeros_like(x)
+    col2im_block(c, geom, 0, 2, 0, OH, OW, back)
+    assert np.sum(cols * c) == pytest.approx(np.sum(x * back), rel=1e-12)

@@ -75,3 +75,23 @@ def test_video_via_cli_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "needs a video output" in err and "cannot read as a video" in err
     assert not (tmp_path / "o2.mp4").exists() and not (tmp_path / "out.png").exists()
+
+
+def test_upscale_image_colour_path():
+    """Bicubic colour upscaling equals imresize of the RGB image; with a model,
+    Y is the network's output and Cb, Cr stay bicubic's."""
+    from espcn_ref.data import imresize, rgb_to_ycbcr
+    from espcn_ref.metrics import to_uint8
+
+    rng = np.random.default_rng(3)
+    img = (rng.random((20, 26, 3)) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(upscale_image("bicubic", img, 3), to_uint8(imresize(img / 255.0, scale=3)))
+    model = ESPCN(3)
+    model.params = {k: np.zeros_like(v) for k, v in model.params.items()}
+    model.params["conv3.bias"][:] = 0.5  # the network answers Y = 0.5 (127.5) everywhere
+    pale = (100 + rng.random((20, 26, 3)) * 50).astype(np.uint8)  # no RGB clipping at mid grey
+    ours = rgb_to_ycbcr(upscale_image(model, pale, 3).astype(np.float64))
+    base = rgb_to_ycbcr(upscale_image("bicubic", pale, 3).astype(np.float64))
+    assert np.max(np.abs(ours[..., 0] - 127.5)) < 1.0  # Y: the network's (up to uint8 RGB rounding)
+    assert np.max(np.abs(ours[..., 1:] - base[..., 1:])) < 1.5  # Cb, Cr: bicubic's
+    np.testing.assert_allclose(upscale_image(model, pale[..., 0], 3), 128, atol=1)  # grayscale: Y only

@@ -131,3 +131,30 @@ def test_bad_training_config():
         TrainConfig(val_fraction=1.0)
     with pytest.raises(ValueError, match="no 17x17 LR sub-image"):
         train(TrainConfig(scale=4, epochs=1), {"tiny": np.zeros((40, 40), np.uint8)}, "/tmp/never", progress=False)
+
+
+def test_a_folder_with_a_run_is_refused_unless_resume_or_overwrite(tmp_path, small_images):
+    cfg = TrainConfig(scale=2, epochs=1)
+    train(cfg, small_images, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(cfg, small_images, tmp_path, progress=False)
+    train(TrainConfig(scale=2, epochs=2), small_images, tmp_path, progress=False, overwrite=True)
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 3  # header + 2 epochs, nothing stale
+
+
+def test_resume_refuses_other_images(tmp_path, small_images):
+    train(TrainConfig(scale=2, epochs=2), small_images, tmp_path, progress=False, stop_after_steps=2)
+    fewer = dict(list(small_images.items())[:2])
+    with pytest.raises(ValueError, match="made on other images"):
+        train(TrainConfig(scale=2, epochs=2), fewer, tmp_path, resume=True, progress=False)
+
+
+def test_tampered_checkpoint_is_rejected(tmp_path, small_images):
+    from espcn_ref.model import ModelFormatError
+
+    train(TrainConfig(scale=2, epochs=1), small_images, tmp_path, progress=False, stop_after_steps=1)
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "__run__"}
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    with pytest.raises(ModelFormatError, match="not a valid espcn-ref checkpoint"):
+        train(TrainConfig(scale=2, epochs=1), small_images, tmp_path, resume=True, progress=False)

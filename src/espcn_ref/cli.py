@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from ._atomic import write_bytes_atomic
-from .data import find_data_dir, load_image, sample_images, save_image
+from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, sample_images, save_image
 from .evaluate import STANDARD_SETS, evaluate_images, load_set, upscale_image
 from .model import ESPCN, ModelFormatError, load_model, pretrained
 
@@ -59,19 +59,27 @@ def _data_dir(arg):
 def cmd_train(a) -> int:
     from .train import TrainConfig, train
 
-    root = _data_dir(a.data)
-    images = load_set(a.train_set, root) if root is not None else sample_images()
-    print(f"training x{a.scale} on {a.train_set if root else 'the scikit-image sample photos'} "
-          f"({len(images)} images) -> {a.out}")
+    if a.train_set == "samples":
+        images, what = sample_images(), "the scikit-image sample photos"
+    else:
+        root = _data_dir(a.data)
+        if root is None:
+            raise CLIError(f"no dataset root for --train-set {a.train_set}: pass --data DIR (or set "
+                           "ESPCN_DATA), or train on the bundled photos with --train-set samples")
+        images, what = load_set(a.train_set, root), f"{a.train_set} from {root}"
+    print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
-                      batch_size=a.batch_size, stride=a.stride, augment=a.augment, seed=a.seed,
-                      lr=a.lr, patience=a.patience)
-    state = train(cfg, images, a.out, resume=a.resume, progress=not a.quiet,
+                      batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
+                      degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
+    state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)
-    print(f"{state['status']} after {state['epoch']} epochs, {state['elapsed']:.0f} s of training; "
-          f"best validation PSNR {state['best_psnr']:.2f} dB at epoch {state['best_epoch'] + 1}; "
-          f"model: {Path(a.out) / 'model.npz'}")
-    if state["status"] == "interrupted":
+    if state["best_epoch"] < 0:
+        print(f"{state['status']} before the first epoch ended; no model written yet")
+    else:
+        print(f"{state['status']} after {state['epoch']} epochs, {state['elapsed']:.0f} s of training; "
+              f"best validation PSNR {state['best_psnr']:.2f} dB at epoch {state['best_epoch'] + 1}; "
+              f"model: {Path(a.out) / 'model.npz'}")
+    if state["status"] in ("interrupted", "paused"):
         print("resume with the same command and --resume")
     return 0
 
@@ -104,6 +112,9 @@ def cmd_upscale(a) -> int:
         print(f"{a.input} -> {a.output}: {info['frames']} frames at {info['fps']:g} fps, "
               f"{info['size'][0]}x{info['size'][1]}")
         return 0
+    if Path(a.output).suffix.lower() not in IMAGE_EXTENSIONS:
+        raise CLIError(f"unsupported output extension {Path(a.output).suffix!r} for {a.output}; "
+                       f"use one of {', '.join(IMAGE_EXTENSIONS)}")
     img = load_image(a.input)
     out = upscale_image(method, img, a.scale)
     save_image(a.output, out)
@@ -112,7 +123,10 @@ def cmd_upscale(a) -> int:
 
 
 def cmd_info(a) -> int:
-    model = load_model(a.model) if a.model else ESPCN(a.scale)
+    if a.model:
+        model = load_model(a.model, expect_scale=a.scale)  # --scale, if given, must agree
+    else:
+        model = ESPCN(3 if a.scale is None else a.scale)
     c = model.config
     print(f"ESPCN x{c.scale}: {len(c.layer_shapes())} layers, activation {c.activation}, shuffle order {c.order}")
     for l, shape in enumerate(c.layer_shapes(), start=1):
@@ -158,14 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train ESPCN (Sec. 3.2)")
     t.add_argument("--data", help=data_help)
-    t.add_argument("--train-set", default="T91", help="folder under --data to train on (default T91)")
+    t.add_argument("--train-set", default="T91",
+                   help="folder under --data to train on (default T91), or 'samples' for the bundled photos")
     t.add_argument("--scale", type=int, default=3)
     t.add_argument("--recipe", choices=["fast", "paper"], default="fast")
     t.add_argument("--activation", choices=["tanh", "relu"], default="tanh")
     t.add_argument("--init", choices=["default", "icnr"], default="default")
     t.add_argument("--epochs", type=int, default=100)
     t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--stride", type=int, default=None, help="LR patch stride (default 17: each HR pixel once)")
+    t.add_argument("--patch", type=int, default=17, help="LR sub-image size (Sec. 3.2: 17; HR is 17 r)")
+    t.add_argument("--stride", type=int, default=None, help="LR patch stride (default: --patch, each HR pixel once)")
+    t.add_argument("--degradation", choices=["bicubic", "gaussian"], default="bicubic",
+                   help="how LR images are made: MATLAB bicubic (the tables) or Gaussian blur + subsample")
     t.add_argument("--augment", action="store_true", help="random flips and 90-degree rotations")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--patience", type=int, default=100)
@@ -173,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this much training")
     t.add_argument("--out", default="runs/x3", help="run folder: checkpoint.npz, model.npz, log.csv")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    t.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -194,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="model summary: layers, parameters, multiply-adds")
     i.add_argument("--model", help="a model .npz (default: the paper's architecture)")
-    i.add_argument("--scale", type=int, default=3)
+    i.add_argument("--scale", type=int, default=None, help="the paper's network at this scale (default 3)")
     i.set_defaults(func=cmd_info)
 
     d = sub.add_parser("data", help="dataset tools")

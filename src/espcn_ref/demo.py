@@ -55,7 +55,9 @@ def run_demo(data_arg=None, out_dir="out/demo", minutes: float = 2.0, scale: int
     train_imgs, test_imgs, what = demo_data(data_arg)
     print(f"data: {what}")
     cfg = TrainConfig(scale=scale, epochs=100_000, stride=13, patience=100_000)
-    state = train(cfg, train_imgs, out / "run", progress=progress, max_seconds=60 * minutes)
+    state = train(cfg, train_imgs, out / "run", progress=progress, max_seconds=60 * minutes, overwrite=True)
+    if state["best_epoch"] < 0:
+        raise ValueError(f"no epoch finished in {minutes:g} min; give the demo more time (--minutes)")
     ours = load_model(out / "run" / "model.npz")
     methods = {"bicubic": "bicubic", f"ESPCN, {minutes:g} min here": ours}
     if pretrained_path(scale).is_file():

@@ -74,12 +74,16 @@ def evaluate_image(method, hr_img, r: int, degradation: str = "bicubic") -> dict
     return {"psnr": psnr(gt, sr, shave=r), "ssim": ssim(gt, sr, shave=r)}
 
 
-def evaluate_images(method, images: dict, r: int, progress=None) -> dict:
-    """Per-image scores and their means: {"psnr", "ssim", "images": {name: {...}}}."""
+def evaluate_images(method, images: dict, r: int, progress=None, degradation: str = "bicubic") -> dict:
+    """Per-image scores and their means: {"psnr", "ssim", "images": {name: {...}}}.
+
+    degradation: how the LR images are made ("bicubic", the tables' protocol,
+    or "gaussian", Sec. 2).
+    """
     r = check_int(r, "r", 1)
     per = {}
     for name, img in images.items():
-        per[name] = evaluate_image(method, img, r)
+        per[name] = evaluate_image(method, img, r, degradation)
         if progress is not None:
             progress(name, per[name])
     if not per:

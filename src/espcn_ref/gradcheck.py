@@ -22,6 +22,8 @@ def numerical_gradient(loss, p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """
     if p.dtype != np.float64:
         raise TypeError(f"gradient checks need float64 parameters, got {p.dtype}")
+    if not p.flags.c_contiguous:  # reshape(-1) would copy: the loss would never see a perturbation
+        raise ValueError("p must be C-contiguous (perturbed in place through a flat view)")
     grad = np.empty_like(p)
     flat, gflat = p.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):

@@ -1,7 +1,7 @@
 """PSNR and SSIM exactly as the SR literature's tables compute them.
 
 The protocol (SRCNN's MATLAB scripts, which ESPCN's tables follow; see
-PROTOCOL.md and espcn_ref.data):
+the README section "Evaluating like the papers", and espcn_ref.data):
 
 - scores are taken on the luminance Y only: MATLAB rgb2ycbcr, ITU-R BT.601
   studio swing, Y = 16 + 65.481 R + 128.553 G + 24.966 B (R, G, B in [0, 1]),

@@ -9,6 +9,8 @@ Two recipes:
   without a better validation score (the paper: 100 epochs).
 * ``fast`` - Adam (lr 1e-3, final layer 1e-4), the learning rate cut x0.1 at
   80% of the epochs: a practical recipe that converges in far fewer epochs.
+  (The 80% point follows ``epochs``: resuming with more epochs moves it, so
+  the rate can go back up to 1e-3 until the new 80% point.)
 
 Deviations from the paper are listed in the README and here: the paper's
 decay factor and mu are not given (we use ``lr_decay`` = 0.5 and mu = 1e-3);
@@ -36,7 +38,7 @@ import numpy as np
 
 from .data import extract_patches, make_lr_hr_pair, rgb_to_y_uint8
 from .evaluate import evaluate_images
-from .model import ESPCN, ESPCNConfig, read_npz, save_npz_atomic
+from .model import ESPCN, ESPCNConfig, ModelFormatError, read_npz, save_npz_atomic
 from .ops.loss import mse_loss, mse_loss_backward
 from .optim import SGD, Adam
 
@@ -151,15 +153,24 @@ class _StopFlag:
 
 
 def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progress: bool = True,
-          max_seconds: float | None = None, stop_after_steps: int | None = None) -> dict:
+          max_seconds: float | None = None, stop_after_steps: int | None = None,
+          overwrite: bool = False) -> dict:
     """Train on ``images`` ({name: uint8 image}); write checkpoint, model and log to out_dir.
 
-    max_seconds: stop (and checkpoint) once this much training time has passed.
+    resume: continue from ``out_dir/checkpoint.npz`` if it exists (same
+    settings and data required; ``epochs`` and ``patience`` may be raised).
+    overwrite: start afresh even if out_dir holds a run (its files are replaced).
+    Without either, a folder that already holds a run is refused.
+    max_seconds: stop (and checkpoint) after this much training time in this call.
     stop_after_steps: stop after this many optimiser steps in this call (tests
-    use it to interrupt a run). Returns the run's state dict (see _save).
+    use it to interrupt a run). Returns the run's state dict (see _save) with
+    "status": "finished", "paused" (time or step budget) or "interrupted" (Ctrl-C).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint.npz"
+    if ckpt.exists() and not (resume or overwrite):
+        raise ValueError(f"{out} already holds a training run: resume it (--resume), "
+                         "replace it (--overwrite) or choose another output folder")
     rng = np.random.default_rng(cfg.seed)
     model = ESPCN(config=ESPCNConfig(scale=cfg.scale, activation=cfg.activation), rng=rng, init=cfg.init)
     train_imgs, val_imgs = split_images(images, cfg.val_fraction, rng)
@@ -167,13 +178,18 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     opt = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "loss_sum": 0.0, "lr": cfg.initial_lr, "prev_loss": math.inf,
              "best_psnr": -math.inf, "best_epoch": -1, "history": [], "elapsed": 0.0,
-             "val": sorted(val_imgs), "patches": int(len(lr_p)), "finished": False}
+             "val": sorted(val_imgs), "patches": int(len(lr_p)), "finished": False, "stop": None}
     perm = None
-    if resume and (out / "checkpoint.npz").exists():
-        state, perm, rng = _load(out / "checkpoint.npz", cfg, model, opt)
+    out.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt.exists():
+        state, perm, rng = _load(ckpt, cfg, model, opt, state)
+    else:  # a fresh run: no stale log or model from an earlier run in this folder
+        for name in ("log.csv", "model.npz", "checkpoint.npz"):
+            (out / name).unlink(missing_ok=True)
     steps_per_epoch = math.ceil(len(lr_p) / cfg.batch_size)
     bar = _progress_bar(progress, cfg, steps_per_epoch)
-    steps_done, t_start = 0, time.perf_counter() - state["elapsed"]
+    steps_done, t_call = 0, time.perf_counter()
+    t_start = t_call - state["elapsed"]  # training time accumulates across resumptions
     with _StopFlag() as stop:
         while not state["finished"] and state["epoch"] < cfg.epochs:
             if perm is None:  # a new epoch: its order comes from the run's generator
@@ -190,7 +206,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.2e}", refresh=False)
-                out_of_time = max_seconds is not None and time.perf_counter() - t_start >= max_seconds
+                out_of_time = max_seconds is not None and time.perf_counter() - t_call >= max_seconds
                 if stop.requested or out_of_time or steps_done == stop_after_steps:
                     state["elapsed"] = time.perf_counter() - t_start
                     _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
@@ -200,6 +216,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
             perm = None
             _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
     state["finished"] = True
+    state["stop"] = state["stop"] or "epochs"
     _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
     return _close(bar, state, "finished")
 
@@ -207,7 +224,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
 def _end_epoch(cfg, model, state, val_imgs, out, bar):
     """Validation, model selection, learning-rate schedule, log."""
     loss = state["loss_sum"] / state["patches"]
-    val = evaluate_images(model, val_imgs, cfg.scale)["psnr"] if val_imgs else -loss
+    val = evaluate_images(model, val_imgs, cfg.scale, degradation=cfg.degradation)["psnr"] if val_imgs else -loss
     epoch = state["epoch"]
     if val > state["best_psnr"]:
         state["best_psnr"], state["best_epoch"] = val, epoch
@@ -220,7 +237,7 @@ def _end_epoch(cfg, model, state, val_imgs, out, bar):
     state["prev_loss"], state["loss_sum"], state["step"] = loss, 0.0, 0
     state["epoch"] = epoch + 1
     if epoch - state["best_epoch"] >= cfg.patience:
-        state["finished"] = True
+        state["finished"], state["stop"] = True, "patience"
     if bar is not None:
         bar.set_description(f"x{cfg.scale} epoch {epoch + 1}/{cfg.epochs} val {val:.2f} dB")
         bar.reset()
@@ -262,20 +279,39 @@ def _save(path, cfg, model, opt, state, perm, rng):
     save_npz_atomic(path, arrays)
 
 
-def _load(path, cfg, model, opt):
+def _load(path, cfg, model, opt, fresh_state):
+    """Restore a checkpoint into model and opt; check it against cfg and the data."""
     arrays = read_npz(path)
-    meta = json.loads(str(arrays["__run__"]))
-    saved = TrainConfig(**meta["config"])
+    try:
+        meta = json.loads(str(arrays.pop("__run__")))
+        saved = TrainConfig(**meta["config"])
+        state, rng_state, perm = meta["state"], meta["rng"], arrays.pop("perm")
+        params = {k: arrays.pop(f"params/{k}") for k in model.params}
+        opt_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFormatError(f"{path}: not a valid espcn-ref checkpoint ({type(e).__name__}: {e})") from None
     diff = [f.name for f in fields(TrainConfig)
             if getattr(saved, f.name) != getattr(cfg, f.name) and f.name not in RESUMABLE_CHANGES]
     if diff:
         raise ValueError(f"cannot resume {path}: it was made with different settings: {diff}")
-    for k in model.params:
-        model.params[k] = arrays[f"params/{k}"]
-    opt.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt/")})
+    if state.get("patches") != fresh_state["patches"] or state.get("val") != fresh_state["val"]:
+        raise ValueError(f"cannot resume {path}: it was made on other images "
+                         f"({state.get('patches')} patches, validation {state.get('val')}; "
+                         f"now {fresh_state['patches']} patches, validation {fresh_state['val']})")
+    for k, a in params.items():
+        if a.shape != model.params[k].shape:
+            raise ModelFormatError(f"{path}: {k} has shape {a.shape}, expected {model.params[k].shape}")
+        model.params[k] = a
+    current = opt.state()
+    if set(opt_state) != set(current) or any(np.shape(opt_state[k]) != np.shape(current[k]) for k in current):
+        raise ModelFormatError(f"{path}: the optimiser state does not match the {cfg.recipe} recipe")
+    opt.load_state(opt_state)
     rng = np.random.default_rng()
-    rng.bit_generator.state = meta["rng"]
-    state = meta["state"]
-    state["finished"] = False if state["epoch"] < cfg.epochs else state["finished"]
-    perm = arrays["perm"] if arrays["perm"].size else None
-    return state, perm, rng
+    rng.bit_generator.state = rng_state
+    # reopen a finished run only for what was raised: more epochs, or more patience
+    if state["finished"]:
+        patience_left = state["epoch"] - 1 - state["best_epoch"] < cfg.patience
+        state["finished"] = not (state["epoch"] < cfg.epochs and (state.get("stop") != "patience" or patience_left))
+        if not state["finished"]:
+            state["stop"] = None
+    return state, (perm if perm.size else None), rng

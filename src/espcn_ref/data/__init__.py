@@ -2,7 +2,7 @@
 
 ESPCN (Shi et al., CVPR 2016) super-resolves the luminance channel Y only
 (Sec. 3); Cb and Cr are upscaled with bicubic interpolation. The evaluation protocol the
-literature's tables use (SRCNN's MATLAB scripts; see PROTOCOL.md) is::
+literature's tables use (SRCNN's MATLAB scripts; README, "Evaluating like the papers") is::
 
     1. HR image as uint8 RGB; a single-channel image is used as Y directly
     2. Y = round(16 + 65.481 R + 128.553 G + 24.966 B) as uint8, R, G, B in [0, 1]

@@ -36,6 +36,8 @@ def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
     check_weight_matches(x_name, C, w_shape, 1, "(C_out, C_in, k_h, k_w)")
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
+    if min(N, C, H, W) < 1:
+        raise ValueError(f"{x_name} must be non-empty, got shape {tuple(x_shape)}")
     OH = (H + 2 * ph - kh) // sh + 1
     OW = (W + 2 * pw - kw) // sw + 1
     if H + 2 * ph < kh or W + 2 * pw < kw or OH < 1 or OW < 1:

@@ -1,4 +1,4 @@
-"""How each choice of the evaluation protocol moves PSNR (the tables' protocol, PROTOCOL.md)."""
+"""How each choice of the evaluation protocol moves PSNR (the tables' protocol: README, "Evaluating like the papers")."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def protocol_variants(images: dict, r: int, method="bicubic") -> list[dict]:
     images: {name: uint8 (H, W) or (H, W, 3)}; r: the scale; method:
     "bicubic" or an ESPCN of scale r (it upscales every LR image, one
     channel at a time). Every row changes one step of the protocol
-    (PROTOCOL.md; steps numbered as in espcn_ref.evaluate) and keeps the
+    (steps numbered as in espcn_ref.evaluate and the README) and keeps the
     others. Returns rows {variant, step, psnr, delta}, delta = the change
     from the first row, which equals ``evaluate_images(method, images, r)["psnr"]``.
     The last row (another upscaler) exists only for method="bicubic".
