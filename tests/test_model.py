@@ -170,3 +170,18 @@ def test_config_stores_plain_ints_and_rejects_bad_layers(tmp_path):
         ESPCNConfig(hidden=((5,),))
     with pytest.raises(ValueError, match="either config or scale"):
         ESPCN(2, config=ESPCNConfig(scale=3))
+
+
+def test_top_level_api_and_shipped_models():
+    import espcn_ref
+
+    assert espcn_ref.ESPCN is ESPCN and espcn_ref.load_model is load_model
+    from espcn_ref.model import pretrained_path
+
+    for r in (2, 3, 4):
+        if not pretrained_path(r).is_file():
+            pytest.skip(f"x{r} weights not shipped in this checkout")
+        m = espcn_ref.pretrained(r)
+        assert m.scale == r and m.config.layer_shapes()[0] == (64, 1, 5, 5)
+    with pytest.raises(ValueError, match="pretrained models exist for"):
+        espcn_ref.pretrained(5)
