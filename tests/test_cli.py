@@ -185,3 +185,17 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert "interrupted after" in out and "--resume" in out
     assert (run_dir / "checkpoint.npz").is_file() and (run_dir / "model.npz").is_file()
     assert not [p for p in os.listdir(run_dir) if p.startswith(".")]  # no temporary files left
+
+
+@needs_shared
+@pytest.mark.parametrize("scale, at_least", [(2, 36.3), (3, 32.4), (4, 30.0)])
+def test_shipped_models_beat_bicubic_on_set5(capsys, tmp_path, scale, at_least):
+    """The README's Set5 figures for the shipped models, within rounding."""
+    from espcn_ref.model import pretrained_path
+
+    if not pretrained_path(scale).is_file():
+        pytest.skip(f"x{scale} weights not shipped")
+    code, _, _ = run(capsys, "evaluate", "--method", "pretrained", "--data", SHARED, "--sets", "Set5",
+                     "--scale", scale, "--json", tmp_path / "s.json")
+    assert code == 0
+    assert json.loads((tmp_path / "s.json").read_text())["Set5"]["psnr"] >= at_least
