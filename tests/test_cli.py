@@ -199,3 +199,15 @@ def test_shipped_models_beat_bicubic_on_set5(capsys, tmp_path, scale, at_least):
                      "--scale", scale, "--json", tmp_path / "s.json")
     assert code == 0
     assert json.loads((tmp_path / "s.json").read_text())["Set5"]["psnr"] >= at_least
+
+
+def test_demo_offline_on_the_bundled_photos(capsys, tmp_path, monkeypatch):
+    """`make demo` on a machine without datasets: trains briefly on the scikit-image
+    photos, compares on the held-out one, writes the comparison figure."""
+    monkeypatch.chdir(tmp_path)  # no ../shared/data from here
+    monkeypatch.delenv("ESPCN_DATA", raising=False)
+    code, out, _ = run(capsys, "demo", "--minutes", "0.1", "--out", tmp_path / "demo", "--quiet")
+    assert code == 0
+    assert "scikit-image photos" in out and "test on motorcycle" in out
+    assert "bicubic" in out and "ESPCN, 0.1 min here" in out
+    assert load_image(tmp_path / "demo" / "comparison.png").ndim == 3
