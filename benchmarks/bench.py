@@ -4,7 +4,7 @@ and (when it happens to be installed) PyTorch, in one run.
 Every workload runs in a fresh child process, so its peak resident memory
 (ru_maxrss) is its own. Printed as a table; all figures also go to JSON.
 
-    python benchmarks/bench.py [--json FILE] [--quick] [--keep-openblas-env]
+    python benchmarks/bench.py [--json FILE] [--quick] [--threads N] [--keep-openblas-env]
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines to dodge old
 OpenBLAS bugs) make numpy's GEMM about 2x slower; the benchmark unsets them
@@ -24,6 +24,15 @@ import sys
 import time
 
 SCALES_1080P = {2: (540, 960), 3: (360, 640), 4: (270, 480)}  # LR size for a 1080p output
+
+
+def _max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _threads() -> int:
+    """The thread count both sides use (set by --threads for every child)."""
+    return int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
 
 
 def _median_time(fn, repeat: int, warmup: int = 1) -> float:
@@ -61,9 +70,13 @@ def w_inference(quick, r):
     if quick:
         H, W = H // 4, W // 4
     m = ESPCN(r)
+    m.forward(np.zeros((1, 1, 8, 8), np.float32))  # compile everything on a tiny frame
+    baseline = _max_rss_mib()  # interpreter, libraries, JIT code
     x = np.random.default_rng(0).random((1, 1, H, W), dtype=np.float32)
     repeat = 3
     total = _median_time(lambda: m.forward(x), repeat)
+    peak = _max_rss_mib()  # before any per-layer copies or PyTorch
+    must_hold = 4 * H * W * (1 + 64 + 32) / 2**20  # input, conv1's and conv2's outputs
     layers, h = {}, x
     shapes = m.config.layer_shapes()
     for l, shape in enumerate(shapes, start=1):
@@ -77,7 +90,8 @@ def w_inference(quick, r):
             h = tanh(z)
     layers["shuffle"] = {"seconds": _median_time(lambda: pixel_shuffle(z, r), repeat)}
     macs = H * W * m.config.macs_per_lr_pixel()
-    out = {"lr_size": [H, W], "seconds": total, "gflops": 2 * macs / total / 1e9, "layers": layers}
+    out = {"lr_size": [H, W], "seconds": total, "gflops": 2 * macs / total / 1e9, "layers": layers,
+           "rss_baseline_mib": baseline, "rss_peak_mib": peak, "must_hold_mib": must_hold}
     torch_t = _torch_inference(m, x, repeat)
     if torch_t is not None:
         out["torch_seconds"] = torch_t
@@ -89,7 +103,7 @@ def _torch_inference(m, x, repeat):
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(_threads())
     net = _torch_net(torch, m)
     xt = torch.from_numpy(x)
     with torch.no_grad():
@@ -131,7 +145,7 @@ def w_train_step(quick, batch):
         import torch
     except ImportError:
         return out
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(_threads())
     net = _torch_net(torch, m)
     topt = torch.optim.Adam(net.parameters())
     xt, tt = torch.from_numpy(x), torch.from_numpy(t)
@@ -197,6 +211,7 @@ def main():
     ap.add_argument("--json", default="benchmarks/results.json")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not figures to quote)")
     ap.add_argument("--keep-openblas-env", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="threads for ours and PyTorch (default: all cores)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
@@ -205,6 +220,9 @@ def main():
     if not a.keep_openblas_env:
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
+    threads = a.threads or os.cpu_count() or 1
+    for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        env[var] = str(threads)
     results = {}
     for name in WORKLOADS:
         cmd = [sys.executable, __file__, "--one", name] + (["--quick"] if a.quick else [])
@@ -213,7 +231,8 @@ def main():
             sys.exit(f"benchmark {name} failed:\n{proc.stderr}")
         results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
         print(f"  {name} done", file=sys.stderr)
-    results["env"] = {"quick": a.quick, "openblas_env_kept": a.keep_openblas_env, "cpus": os.cpu_count()}
+    results["env"] = {"quick": a.quick, "openblas_env_kept": a.keep_openblas_env, "cpus": os.cpu_count(),
+                      "threads": threads}
     report(results)
     with open(a.json, "w") as f:
         json.dump(results, f, indent=2)
@@ -224,17 +243,21 @@ def report(res):
     peak = res["gemm_peak"]["gflops"]
     blas = res["gemm_peak"].get("blas", [{}])[0]
     print(f"GEMM roofline (numpy float32): {peak:.0f} GFLOP/s  [{blas.get('internal_api')} "
-          f"{blas.get('architecture')}, {blas.get('num_threads')} threads]\n")
-    print(f"{'inference, 1080p output':28s} {'ms':>8s} {'GFLOP/s':>8s} {'% roof':>7s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
+          f"{blas.get('architecture')}, {blas.get('num_threads')} threads; ours and PyTorch on "
+          f"{res['env']['threads']} threads]\n")
+    print(f"{'inference, 1080p output':28s} {'ms':>8s} {'GFLOP/s':>8s} {'% roof':>7s} {'+MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
     for r in (2, 3, 4):
         w = res[f"inference_x{r}"]
         tt = w.get("torch_seconds")
         print(f"x{r} whole network ({w['lr_size'][0]}x{w['lr_size'][1]}) {1e3 * w['seconds']:8.1f} {w['gflops']:8.1f} "
-              f"{100 * w['gflops'] / peak:6.0f}% {w['max_rss_mib']:6.0f} "
+              f"{100 * w['gflops'] / peak:6.0f}% {w['rss_peak_mib'] - w['rss_baseline_mib']:6.0f} "
               + (f"{1e3 * tt:9.1f} {w['seconds'] / tt:10.2f}" if tt else f"{'-':>9s} {'-':>10s}"))
         for name, lw in w["layers"].items():
             gf = f"{lw['gflops']:8.1f} {100 * lw['gflops'] / peak:6.0f}%" if "gflops" in lw else f"{'':8s} {'':7s}"
             print(f"    {name:24s} {1e3 * lw['seconds']:8.1f} {gf}")
+    w3 = res["inference_x3"]
+    print(f"    (+MiB: peak resident memory above the warmed-up process; x3 must hold "
+          f"{w3['must_hold_mib']:.0f} MiB of tensors, so {(w3['rss_peak_mib'] - w3['rss_baseline_mib']) / w3['must_hold_mib']:.1f}x)")
     print(f"\n{'training step, 17x17, x3':28s} {'ms':>8s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
     for b in (16, 64):
         w = res[f"train_step_b{b}"]
