@@ -93,12 +93,6 @@ def transposed_conv2d_backward(dy, x, w_t, r: int, padding: int = 0):
     return dx, dw
 
 
-def _zero_insert_geometry(H, W, k_s, r, padding):
-    """Size of the zero-inserted map and the border (pad > 0) or crop (< 0) around it."""
-    border = k_s - 1 - padding
-    return (H - 1) * r + 1, (W - 1) * r + 1, border
-
-
 def zero_insert(x, r: int, border: int = 0) -> np.ndarray:
     """Put r - 1 zeros between neighbouring pixels, then pad (or crop) the border.
 
