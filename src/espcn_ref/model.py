@@ -35,7 +35,16 @@ import numpy as np
 from ._atomic import write_bytes_atomic
 from ._checks import as_float_array, check_int
 from .ops.activations import ACTIVATIONS
-from .ops.conv import conv2d, conv2d_backward_cached, conv2d_forward
+from .ops.conv_grid import (
+    Grid,
+    act_backward_grid,
+    bias_act_grid,
+    conv_grid,
+    conv_grid_backward,
+    from_grid,
+    im2col_grid,
+    to_grid,
+)
 from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_unshuffle
 
 FORMAT_VERSION = 1
@@ -85,12 +94,12 @@ class ESPCNConfig:
 
 
 class Cache(NamedTuple):
-    """What the forward keeps for the backward: every conv's cache (its input
-    and im2col matrices) and every activation's output (tanh's backward needs
-    its output; relu's, its input)."""
+    """What the forward keeps for the backward, all on one :class:`Grid`:
+    layer 1's tap matrix and every activation's output phi(z_l)."""
 
-    convs: tuple  # ConvCache of layer 1 .. L
-    activations: tuple  # phi outputs (tanh) or inputs (relu), layer 1 .. L-1
+    grid: Grid
+    cols: np.ndarray  # (length, C*f1*f1): layer 1's input taps (im2col_grid)
+    activations: tuple  # (length, n_l) grids phi(z_l), layer 1 .. L-1
 
 
 class ESPCN:
@@ -134,49 +143,60 @@ class ESPCN:
         """Inference. x: (N, C, H, W) LR images in [0, 1]. Returns (N, C, rH, rW).
 
         Computes in the parameters' dtype (float32; float64 if the params are).
-        Keeps nothing for a backward pass, so memory stays at the layer
-        activations plus one bounded im2col block.
+        Keeps nothing for a backward pass: memory is the layer activations
+        on the grid plus layer 1's thin tap matrix.
         """
-        h = self._check_input(x)
-        act = ACTIVATIONS[self.config.activation][0]
-        L = len(self.config.layer_shapes())
-        for l in range(1, L + 1):
-            w, b = self.params[f"conv{l}.weight"], self.params[f"conv{l}.bias"]
-            h = conv2d(h, w, b, 1, w.shape[2] // 2)  # 'same' padding
-            if l < L:
-                h = act(h, out=h)  # in place: conv2d's output is ours
-        return pixel_shuffle(h, self.scale, self.config.order)  # eq. (3)-(4)
+        return self._forward(self._check_input(x), keep=False)[0]
 
     def forward_train(self, x):
         """Forward that also returns the :class:`Cache` for :meth:`backward`."""
-        x = self._check_input(x)
-        act = ACTIVATIONS[self.config.activation][0]
+        return self._forward(self._check_input(x), keep=True)
+
+    def _forward(self, x, keep):
+        """eq. (1)-(4) on the grid layout of :mod:`.ops.conv_grid`.
+
+        Layer 1 gathers its f1 x f1 taps (one input channel: a thin matrix),
+        which makes it a 1x1 convolution; layers 2..L are shifted GEMMs.
+        """
+        grid = self._grid(x.shape)
+        cols = im2col_grid(x, self.config.layer_shapes()[0][2], grid)
+        h, acts = cols, []
         L = len(self.config.layer_shapes())
-        convs, acts = [], []
-        h = x
         for l in range(1, L + 1):
-            w, b = self.params[f"conv{l}.weight"], self.params[f"conv{l}.bias"]
-            z, conv_cache = conv2d_forward(h, w, b, 1, w.shape[2] // 2)  # 'same' padding
-            convs.append(conv_cache)
+            w, b = self._grid_weight(l), self.params[f"conv{l}.bias"]
+            z = conv_grid(h, w, grid)  # W_l * h, 'same' zero padding
             if l < L:
-                h = act(z)
-                acts.append(h if self.config.activation == "tanh" else z)
-        y = pixel_shuffle(z, self.scale, self.config.order)  # eq. (3)-(4)
-        return y, Cache(tuple(convs), tuple(acts))
+                h = bias_act_grid(z, b, self.config.activation, grid)  # phi(z + b_l), eq. (1)-(2)
+                acts.append(h)
+        z = from_grid(z, grid)
+        z += b[None, :, None, None]  # no nonlinearity on the last layer, eq. (3)
+        y = pixel_shuffle(z, self.scale, self.config.order)  # eq. (4)
+        return y, (Cache(grid, cols, tuple(acts)) if keep else None)
 
     def backward(self, dy, cache: Cache) -> dict:
         """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
-        back = ACTIVATIONS[self.config.activation][1]
-        L = len(cache.convs)
+        grid = cache.grid
+        L = len(cache.activations) + 1
         grads = {}
         dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
+        dz = to_grid(np.asarray(dz, dtype=cache.cols.dtype), grid)
         for l in range(L, 0, -1):
-            dh, grads[f"conv{l}.weight"], grads[f"conv{l}.bias"] = conv2d_backward_cached(
-                dz, cache.convs[l - 1], need_dx=l > 1
-            )
+            inp = cache.cols if l == 1 else cache.activations[l - 2]
+            dh, dw, grads[f"conv{l}.bias"] = conv_grid_backward(dz, inp, self._grid_weight(l), grid, need_dx=l > 1)
+            grads[f"conv{l}.weight"] = dw.reshape(self.params[f"conv{l}.weight"].shape)
             if l > 1:
-                dz = back(dh, cache.activations[l - 2])
+                dz = act_backward_grid(dh, cache.activations[l - 2], self.config.activation, grid)
         return grads
+
+    def _grid(self, shape) -> Grid:
+        """The grid for a batch of LR images: padding enough for layers 2..L."""
+        pad = max((f // 2 for _, _, f, _ in self.config.layer_shapes()[1:]), default=0)
+        return Grid(shape[0], shape[2], shape[3], pad)
+
+    def _grid_weight(self, l: int) -> np.ndarray:
+        """conv{l}.weight as :func:`conv_grid` takes it: layer 1 as a 1x1 kernel over its taps."""
+        w = self.params[f"conv{l}.weight"]
+        return w.reshape(w.shape[0], -1, 1, 1) if l == 1 else w
 
     def _check_input(self, x):
         x = as_float_array(x, "x", ndim=4, shape_doc=f"(N, {self.config.channels}, H, W)")

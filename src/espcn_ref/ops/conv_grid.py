@@ -1,0 +1,305 @@
+"""Same-padded, stride-1 convolution as a sum of shifted GEMMs: the fast
+path of the ESPCN layers (eq. (1)-(3)), with no im2col matrix.
+
+The layout. A batch of (N, C, H, W) feature maps is stored channels-last on
+a zero-padded *grid*, one row of the matrix per pixel::
+
+    g: (length, C)     pixel (n, i, j) at row  front + n*image + i*row + j
+    row = W + pad      image = (H + pad) * row      front = pad*row + pad
+
+Each image row is followed by ``pad`` zero pixels and each image by ``pad``
+zero rows; they are the right/bottom padding of one image row and the
+left/top padding of the next (the flat index wraps around). ``front`` zero
+rows before the first image and after the last complete it.
+
+The trick. On this grid the pixel at tap (a, b) from pixel q is row
+``q + a*row + b`` for every q: one fixed shift. So a 'same' convolution with
+a k x k kernel (k odd, k//2 <= pad) is::
+
+    y[q] = b + sum_{a, b} g[q + a*row + b] @ w[:, :, a + k//2, b + k//2].T
+
+nine (for 3x3) GEMMs whose operands are row slices of ``g``: no gather, no
+copy, each accumulated straight into ``y`` (:func:`.blas.gemm`). Rows of
+``y`` on the padding come out as junk and are zeroed by the activation
+(:func:`bias_act_grid`), so ``y`` is again a valid grid for the next
+layer. The backward is the same sums transposed:
+
+    dw[:, :, a, b] = sum_q dy[q]^T g[q + a*row + b]          (dy zero on padding)
+    dx[q]          = sum_{a, b} dy[q - a*row - b] @ w[:, :, a, b]
+
+dx is a gather too (the flipped kernel), so every output row has a single
+writer and the work splits into independent chunks of rows.
+
+The first layer has one input channel: nine-or-more GEMMs with an inner
+dimension of 1 would be slow, so it gathers its k*k taps into a thin
+(length, k*k) matrix instead (:func:`im2col_grid`, Numba) and does one GEMM.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from .activations import tanh_scalar
+from .blas import gemm
+
+# Rows of the grid per GEMM call: big enough that a call's overhead (~10 us)
+# is small, small enough that a chunk of a 64-channel map (4 MiB) stays in cache.
+CHUNK_ROWS = 16384
+
+
+class Grid(NamedTuple):
+    """Geometry of the padded channels-last layout (see the module doc)."""
+
+    n: int
+    h: int
+    w: int
+    pad: int
+
+    @property
+    def row(self) -> int:
+        return self.w + self.pad
+
+    @property
+    def image(self) -> int:
+        return (self.h + self.pad) * self.row
+
+    @property
+    def front(self) -> int:
+        return self.pad * self.row + self.pad
+
+    @property
+    def length(self) -> int:
+        return self.n * self.image + 2 * self.front
+
+    def body(self, g: np.ndarray) -> np.ndarray:
+        """The images of grid ``g`` as a (N, H + pad, row, C) view (padding included)."""
+        return g[self.front : self.front + self.n * self.image].reshape(self.n, self.h + self.pad, self.row, -1)
+
+    def chunks(self):
+        """(start, stop) row ranges covering the images' rows, CHUNK_ROWS at a time."""
+        start, stop = self.front, self.front + self.n * self.image
+        return [(s, min(stop, s + CHUNK_ROWS)) for s in range(start, stop, CHUNK_ROWS)]
+
+    def taps(self, k: int) -> list[int]:
+        """Row shifts of the k*k taps, in (a, b) row-major order."""
+        p = k // 2
+        if k % 2 == 0 or p > self.pad:
+            raise ValueError(f"a {k}x{k} kernel needs an odd size with k//2 <= pad = {self.pad}")
+        return [a * self.row + b for a in range(-p, p + 1) for b in range(-p, p + 1)]
+
+
+def to_grid(x: np.ndarray, grid: Grid) -> np.ndarray:
+    """x: (N, C, H, W) -> grid (length, C), zero on the padding."""
+    g = np.zeros((grid.length, x.shape[1]), dtype=x.dtype)
+    grid.body(g)[:, : grid.h, : grid.w, :] = x.transpose(0, 2, 3, 1)
+    return g
+
+
+def from_grid(g: np.ndarray, grid: Grid) -> np.ndarray:
+    """grid (length, C) -> (N, C, H, W), C-contiguous."""
+    return np.ascontiguousarray(grid.body(g)[:, : grid.h, : grid.w, :].transpose(0, 3, 1, 2))
+
+
+def tap_weights(w: np.ndarray) -> np.ndarray:
+    """w: (C_out, C_in, k, k) -> (k*k, C_in, C_out): one GEMM operand per tap."""
+    C_out, C_in, kh, kw = w.shape
+    return np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(kh * kw, C_in, C_out)
+
+
+def shifted_gemm(src: np.ndarray, shifts, mats: np.ndarray, dst: np.ndarray, grid: Grid) -> None:
+    """dst[q] = sum_t src[q + shifts[t]] @ mats[t] for every image row q.
+
+    src: (length, C_in) grid; mats: (T, C_in, C_out); dst: (length, C_out)
+    grid, written on the images' rows (margins untouched).
+    """
+    for start, stop in grid.chunks():
+        for t, s in enumerate(shifts):
+            gemm(src[start + s : stop + s], mats[t], dst[start:stop], accumulate=t > 0)
+
+
+def conv_grid(g: np.ndarray, w: np.ndarray, grid: Grid) -> np.ndarray:
+    """'Same' cross-correlation (stride 1, zero padding k//2) on a grid, no bias.
+
+    g: (length, C_in) grid, zero on the padding; w: (C_out, C_in, k, k), k odd.
+    Returns (length, C_out): correct on the pixels, junk on the padding rows
+    inside the images, zero on the margins.
+    """
+    k = w.shape[2]
+    y = np.empty((grid.length, w.shape[0]), dtype=g.dtype)
+    y[: grid.front] = 0
+    y[grid.length - grid.front :] = 0
+    shifted_gemm(g, grid.taps(k), tap_weights(w), y, grid)
+    return y
+
+
+def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid, need_dx: bool = True):
+    """Gradients of :func:`conv_grid` (plus a bias).
+
+    dy: (length, C_out) = dL/dy, zero on the padding and margins; g, w as in
+    :func:`conv_grid`. Returns (dx (length, C_in) or None, dw w.shape, db (C_out,));
+    dx is junk on the padding rows (the caller's activation zeroes them).
+    """
+    C_out, C_in, k, _ = w.shape
+    shifts = grid.taps(k)
+    dw_taps = np.zeros((len(shifts), C_in, C_out), dtype=g.dtype)
+    for start, stop in grid.chunks():
+        for t, s in enumerate(shifts):
+            gemm(g[start + s : stop + s], dy[start:stop], dw_taps[t], accumulate=True, trans_a=True)
+    dw = np.ascontiguousarray(dw_taps.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1))
+    db = dy.sum(axis=0)
+    dx = None
+    if need_dx:
+        # gather form: tap t of the forward becomes shift -s with w[:, :, a, b] (C_out, C_in)
+        flipped = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(k * k, C_out, C_in)
+        dx = np.empty((grid.length, C_in), dtype=g.dtype)
+        dx[: grid.front] = 0
+        dx[grid.length - grid.front :] = 0
+        shifted_gemm(dy, [-s for s in shifts], flipped, dx, grid)
+    return dx, dw, db
+
+
+# --- the first layer: one input channel, a thin im2col --------------------------------
+
+
+@njit(cache=True, parallel=True)
+def _im2col_grid(x, k, front, image, row, out):
+    """out[front + n*image + i*row + j, (c*k + a)*k + b] = x[n, c, i + a - k//2, j + b - k//2]
+    (zero outside x). out: (length, C*k*k), fully written on the images' rows."""
+    N, C, H, W = x.shape
+    p = k // 2
+    for ni in prange(N * (image // row)):
+        n = ni // (image // row)
+        i = ni % (image // row)
+        base = front + n * image + i * row
+        for j in range(row):
+            for c in range(C):
+                for a in range(k):
+                    for b in range(k):
+                        h, v = i + a - p, j + b - p
+                        inside = i < H and j < W and 0 <= h < H and 0 <= v < W
+                        out[base + j, (c * k + a) * k + b] = x[n, c, h, v] if inside else 0.0
+
+
+def im2col_grid(x: np.ndarray, k: int, grid: Grid) -> np.ndarray:
+    """The k*k taps of every pixel of x as rows on ``grid``: (length, C*k*k).
+
+    x: (N, C, H, W) with (N, H, W) = (grid.n, grid.h, grid.w); zero padding k//2.
+    Rows on the grid's padding and margins are zero.
+    """
+    out = np.empty((grid.length, x.shape[1] * k * k), dtype=x.dtype)
+    out[: grid.front] = 0
+    out[grid.length - grid.front :] = 0
+    _im2col_grid(np.ascontiguousarray(x), k, grid.front, grid.image, grid.row, out)
+    return out
+
+
+def im2col_grid_reference(x: np.ndarray, k: int, grid: Grid) -> np.ndarray:
+    """:func:`im2col_grid` as NumPy slicing: pad x, then copy one tap at a time."""
+    N, C, H, W = x.shape
+    p = k // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    out = np.zeros((grid.length, C * k * k), dtype=x.dtype)
+    body = grid.body(out)  # (N, H + pad, row, C*k*k)
+    for c in range(C):
+        for a in range(k):
+            for b in range(k):
+                body[:, :H, :W, (c * k + a) * k + b] = xp[:, c, a : a + H, b : b + W]
+    return out
+
+
+# --- bias + activation on a grid, zeroing the padding ------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _image_rows(g, front, image, row):
+    """How many image rows (padding rows included) grid g holds."""
+    return (g.shape[0] - 2 * front) // image * (image // row)
+
+
+@njit(cache=True, inline="always")
+def _locate_row(ni, front, image, row):
+    """Image row number ni -> (i, the grid row of its pixel j = 0)."""
+    rows = image // row
+    return ni % rows, front + (ni // rows) * image + (ni % rows) * row
+
+
+@njit(cache=True, parallel=True)
+def _bias_act_grid(y, b, relu, h, w, front, image, row):
+    """y[q] = phi(y[q] + b) on pixels, 0 on padding rows; in place. y: (length, C)."""
+    C = y.shape[1]
+    for ni in prange(_image_rows(y, front, image, row)):
+        i, base = _locate_row(ni, front, image, row)
+        for j in range(row):
+            keep = i < h and j < w
+            for c in range(C):
+                v = y[base + j, c] + b[c]
+                a = (v if v >= 0 or v != v else 0.0) if relu else tanh_scalar(v)
+                y[base + j, c] = a if keep else 0.0
+
+
+@njit(cache=True, parallel=True)
+def _act_backward_grid(dh, act, relu, h, w, front, image, row, dz):
+    """dz = dh * phi'(.) on pixels, 0 on padding rows. act: phi's output (length, C)."""
+    C = dh.shape[1]
+    for ni in prange(_image_rows(dh, front, image, row)):
+        i, base = _locate_row(ni, front, image, row)
+        for j in range(row):
+            keep = i < h and j < w
+            for c in range(C):
+                a = act[base + j, c]
+                d = (dh[base + j, c] if a > 0 else 0.0) if relu else dh[base + j, c] * (1 - a * a)
+                dz[base + j, c] = d if keep else 0.0
+
+
+def bias_act_grid(y: np.ndarray, b: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
+    """phi(y + b), eq. (1)-(2), in place on a grid; the padding rows become 0 again.
+
+    y: (length, C) grid; b: (C,); activation: "tanh" or "relu". Returns y.
+    """
+    _bias_act_grid(y, b.astype(y.dtype), activation == "relu", grid.h, grid.w, grid.front, grid.image, grid.row)
+    y[: grid.front] = 0
+    y[grid.length - grid.front :] = 0
+    return y
+
+
+def act_backward_grid(dh: np.ndarray, act: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
+    """dL/dz from dL/dh = dh and the forward's output act = phi(z); 0 on the padding.
+
+    dh, act: (length, C) grids (dh may be junk on the padding). For relu,
+    [z > 0] = [phi(z) > 0], so the output is all the backward needs.
+    """
+    dz = np.empty_like(dh)
+    dz[: grid.front] = 0
+    dz[grid.length - grid.front :] = 0
+    _act_backward_grid(dh, act, activation == "relu", grid.h, grid.w, grid.front, grid.image, grid.row, dz)
+    return dz
+
+
+# --- reference twins of the grid kernels ----------------------------------------------
+
+
+def _zero_padding(g: np.ndarray, grid: Grid) -> np.ndarray:
+    body = grid.body(g)
+    body[:, grid.h :] = 0
+    body[:, :, grid.w :] = 0
+    return g
+
+
+def bias_act_grid_reference(y: np.ndarray, b: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
+    """:func:`bias_act_grid` with NumPy's tanh / maximum, on a copy."""
+    z = y + b
+    out = np.tanh(z) if activation == "tanh" else np.where(z < 0, 0, z).astype(y.dtype)
+    out[: grid.front] = 0
+    out[grid.length - grid.front :] = 0
+    return _zero_padding(out, grid)
+
+
+def act_backward_grid_reference(dh: np.ndarray, act: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
+    """:func:`act_backward_grid` as NumPy expressions."""
+    dz = dh * (1 - act * act) if activation == "tanh" else np.where(act > 0, dh, 0).astype(dh.dtype)
+    dz[: grid.front] = 0
+    dz[grid.length - grid.front :] = 0
+    return _zero_padding(dz, grid)

@@ -1,0 +1,186 @@
+"""The grid engine (shifted GEMMs, the model's fast path) against the conv2d
+spec, and the BLAS wrapper it stands on."""
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from conftest import assert_close
+from espcn_ref.ops import conv_grid as cg
+from espcn_ref.ops.activations import tanh_reference
+from espcn_ref.ops.blas import gemm
+from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
+from espcn_ref.ops.conv_grid import Grid
+
+
+# --- gemm ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_gemm_on_row_slices_accumulates(dtype, trans_a):
+    g = np.random.default_rng(0)
+    A, B = g.standard_normal((50, 40)).astype(dtype), g.standard_normal((40, 30)).astype(dtype)
+    C = np.ones((60, 35), dtype)
+    a = A[5:12, 3:20] if trans_a else A[3:20, 5:12]  # a strided view, lda = 40
+    b, c = B[2:9, 4:14], C[1:18, 2:12]
+    want = C.copy()
+    a_mat = a.T if trans_a else a
+    want[1:18, 2:12] += a_mat.astype(np.float64) @ b
+    gemm(a, b, c, accumulate=True, trans_a=trans_a)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(C, want, rtol=tol, atol=tol, what="gemm accumulate")  # and nothing outside c changed
+    gemm(a, b, c, trans_a=trans_a)
+    assert_close(c, a_mat.astype(np.float64) @ b, rtol=tol, atol=tol, what="gemm overwrite")
+
+
+def test_gemm_zero_inner_dimension():
+    c = np.ones((3, 2))
+    gemm(np.empty((3, 0)), np.empty((0, 2)), c, accumulate=True)
+    assert (c == 1).all()
+    gemm(np.empty((3, 0)), np.empty((0, 2)), c)
+    assert (c == 0).all()
+
+
+@pytest.mark.parametrize("a, b, c, match", [
+    (np.ones((3, 4))[:, ::2], np.ones((2, 2)), np.ones((3, 2)), "row slice"),
+    (np.ones((3, 4)), np.ones((3, 2)), np.ones((3, 2)), "shapes do not match"),
+    (np.ones((3, 4), np.float32), np.ones((4, 2)), np.ones((3, 2)), "one dtype"),
+    (np.ones((3, 4), np.int64), np.ones((4, 2), np.int64), np.ones((3, 2), np.int64), "float32 or float64"),
+    (np.broadcast_to(np.ones(4), (3, 4)), np.ones((4, 2)), np.ones((3, 2)), "row slice"),
+])
+def test_gemm_rejects_what_blas_cannot_read(a, b, c, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        gemm(a, b, c)
+
+
+def test_gemm_rejects_overlap():
+    buf = np.ones((6, 6))
+    with pytest.raises(ValueError, match="overlap"):
+        gemm(buf[:3, :3], np.ones((3, 3)), buf[1:4, :3])
+
+
+# --- the layout -----------------------------------------------------------------------
+
+
+@st.composite
+def grid_case(draw, max_c=3, kernels=(1, 3, 5)):
+    k = draw(st.sampled_from(kernels))
+    pad = draw(st.integers(k // 2, k // 2 + 2))
+    N, C_in, C_out = draw(st.integers(1, 3)), draw(st.integers(1, max_c)), draw(st.integers(1, max_c))
+    H, W = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    g = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return Grid(N, H, W, pad), g.standard_normal((N, C_in, H, W)), g.standard_normal((C_out, C_in, k, k)), g
+
+
+@given(grid_case())
+def test_grid_round_trip_and_zero_padding(case):
+    grid, x, _, _ = case
+    g = cg.to_grid(x, grid)
+    assert g.shape == (grid.length, x.shape[1])
+    np.testing.assert_array_equal(cg.from_grid(g, grid), x)
+    assert np.abs(g).sum() == pytest.approx(np.abs(x).sum())  # everything else is zero padding
+
+
+def test_grid_geometry_of_the_training_patches():
+    """17x17 patches with pad 1: 18 x 18 rows per image, 12% more than 17 x 17."""
+    grid = Grid(16, 17, 17, 1)
+    assert (grid.row, grid.image, grid.front) == (18, 324, 19)
+    assert grid.length == 16 * 324 + 2 * 19
+    assert grid.taps(3) == [-19, -18, -17, -1, 0, 1, 17, 18, 19]
+    with pytest.raises(ValueError, match="k//2 <= pad"):
+        grid.taps(5)
+    with pytest.raises(ValueError, match="odd"):
+        grid.taps(2)
+
+
+@given(grid_case())
+def test_conv_grid_matches_the_conv2d_spec(case):
+    """With the real chunk size and with chunks of 7 rows, so that chunk
+    boundaries fall inside images and inside the taps' reach."""
+    grid, x, w, g = case
+    for rows in (cg.CHUNK_ROWS, 7):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(cg, "CHUNK_ROWS", rows)
+            y = cg.conv_grid(cg.to_grid(x, grid), w, grid)
+        assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, None, 1, w.shape[2] // 2), what="conv_grid")
+        assert not y[: grid.front].any() and not y[grid.length - grid.front :].any()
+
+
+@given(grid_case())
+def test_conv_grid_backward_matches_the_conv2d_spec(case):
+    grid, x, w, g = case
+    k = w.shape[2]
+    dy = g.standard_normal((x.shape[0], w.shape[0], x.shape[2], x.shape[3]))
+    want = conv2d_backward_reference(dy, x, w, 1, k // 2)
+    for rows in (cg.CHUNK_ROWS, 7):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(cg, "CHUNK_ROWS", rows)
+            dx, dw, db = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid)
+        assert_close(cg.from_grid(dx, grid), want[0], what="dx")
+        assert_close(dw, want[1], what="dw")
+        assert_close(db, want[2], what="db")
+
+
+def test_backward_needs_zero_padding_in_dy():
+    """Negative control: junk on dy's padding rows leaks into dw (so the
+    activation's backward must zero them, and does)."""
+    grid = Grid(1, 3, 3, 1)
+    g = np.random.default_rng(0)
+    x, w = g.standard_normal((1, 2, 3, 3)), g.standard_normal((2, 2, 3, 3))
+    dyg = cg.to_grid(g.standard_normal((1, 2, 3, 3)), grid)
+    clean = cg.conv_grid_backward(dyg, cg.to_grid(x, grid), w, grid)[1]
+    grid.body(dyg)[0, 3, 0, :] = 1.0  # a padding row
+    dirty = cg.conv_grid_backward(dyg, cg.to_grid(x, grid), w, grid)[1]
+    assert np.abs(dirty - clean).max() > 1e-3
+
+
+@given(grid_case(kernels=(1, 3, 5, 7)))
+def test_im2col_grid_matches_reference(case):
+    grid, x, w, _ = case
+    for k in (1, 3, w.shape[2]):
+        np.testing.assert_array_equal(cg.im2col_grid(x, k, grid), cg.im2col_grid_reference(x, k, grid))
+
+
+def test_im2col_grid_then_1x1_is_the_kxk_conv():
+    """Layer 1's form: its k x k taps gathered, then a 1x1 conv over them."""
+    g = np.random.default_rng(3)
+    x, w = g.standard_normal((2, 1, 6, 5)), g.standard_normal((4, 1, 5, 5))
+    grid = Grid(2, 6, 5, 1)
+    y = cg.conv_grid(cg.im2col_grid(x, 5, grid), w.reshape(4, 25, 1, 1), grid)
+    assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, None, 1, 2), what="im2col + 1x1")
+
+
+# --- bias + activation --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_act_grid_matches_reference(activation, dtype):
+    grid = Grid(2, 5, 4, 2)
+    g = np.random.default_rng(4)
+    y = g.standard_normal((grid.length, 3)).astype(dtype) * 3  # junk everywhere, padding included
+    b = g.standard_normal(3).astype(dtype)
+    want = cg.bias_act_grid_reference(y, b, activation, grid)
+    got = cg.bias_act_grid(y.copy(), b, activation, grid)
+    tol = 4e-7 if dtype == np.float32 else 1e-15
+    assert_close(got, want, rtol=0, atol=tol, what=f"bias + {activation}")
+    body = grid.body(got)
+    assert not body[:, 5:].any() and not body[:, :, 4:].any() and body[:, :5, :4].any()
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_act_backward_grid_matches_reference(activation):
+    grid = Grid(2, 4, 3, 1)
+    g = np.random.default_rng(5)
+    act = cg.bias_act_grid(g.standard_normal((grid.length, 2)), np.zeros(2), activation, grid)
+    dh = g.standard_normal((grid.length, 2))
+    assert_close(cg.act_backward_grid(dh, act, activation, grid),
+                 cg.act_backward_grid_reference(dh, act, activation, grid), what=f"{activation} backward")
+
+
+def test_bias_act_reference_is_the_activation():
+    grid = Grid(1, 2, 2, 1)
+    y = cg.to_grid(np.array([[[[-1.0, 0.5], [2.0, -3.0]]]]), grid)
+    out = cg.from_grid(cg.bias_act_grid(y, np.array([0.25]), "tanh", grid), grid)
+    assert_close(out, tanh_reference(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]])), what="tanh(y + b)")
