@@ -48,6 +48,8 @@ from .blas import gemm
 # Rows of the grid per GEMM call: big enough that a call's overhead (~10 us)
 # is small, small enough that a chunk of a 64-channel map (4 MiB) stays in cache.
 CHUNK_ROWS = 16384
+# Layers with fewer output channels than this get dw from one wide GEMM (:func:`_weight_grad_stacked`).
+STACK_BELOW = 16
 
 
 class Grid(NamedTuple):
@@ -144,10 +146,13 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
     """
     C_out, C_in, k, _ = w.shape
     shifts = grid.taps(k)
-    dw_taps = np.zeros((len(shifts), C_in, C_out), dtype=g.dtype)
-    for start, stop in grid.chunks():
-        for t, s in enumerate(shifts):
-            gemm(g[start + s : stop + s], dy[start:stop], dw_taps[t], accumulate=True, trans_a=True)
+    if C_out < STACK_BELOW and k > 1:
+        dw_taps = _weight_grad_stacked(dy, g, shifts, grid)
+    else:
+        dw_taps = np.zeros((len(shifts), C_in, C_out), dtype=g.dtype)
+        for start, stop in grid.chunks():
+            for t, s in enumerate(shifts):
+                gemm(g[start + s : stop + s], dy[start:stop], dw_taps[t], accumulate=True, trans_a=True)
     dw = np.ascontiguousarray(dw_taps.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1))
     db = dy.sum(axis=0)
     dx = None
@@ -159,6 +164,39 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
         dx[grid.length - grid.front :] = 0
         shifted_gemm(dy, [-s for s in shifts], flipped, dx, grid)
     return dx, dw, db
+
+
+def _weight_grad_stacked(dy, g, shifts, grid):
+    """dw_taps (T, C_in, C_out) for few output channels: one GEMM
+    g[q']^T @ [dy[q' - shifts[0]] | dy[q' - shifts[1]] | ...] over all rows q'
+    (dy is zero off the pixels, so shifting it is exact)."""
+    T, C_in, C_out = len(shifts), g.shape[1], dy.shape[1]
+    out = np.zeros((C_in, T * C_out), dtype=g.dtype)
+    for start, stop in grid.chunks():  # the first and last chunks also take the margins
+        lo = 0 if start == grid.front else start
+        hi = grid.length if stop == grid.length - grid.front else stop
+        stack = np.empty((hi - lo, T * C_out), dtype=g.dtype)
+        _shift_stack(dy, np.asarray(shifts, dtype=np.int64), lo, stack)
+        gemm(g[lo:hi], stack, out, accumulate=True, trans_a=True)
+    return np.ascontiguousarray(out.reshape(C_in, T, C_out).transpose(1, 0, 2))
+
+
+@njit(cache=True, parallel=True)
+def _shift_stack(dy, shifts, lo, out):
+    """out[i, t*C_out + c] = dy[lo + i - shifts[t], c] (0 outside dy)."""
+    C_out = dy.shape[1]
+    for i in prange(out.shape[0]):
+        for t in range(len(shifts)):
+            src = lo + i - shifts[t]
+            for c in range(C_out):
+                out[i, t * C_out + c] = dy[src, c] if 0 <= src < dy.shape[0] else 0.0
+
+
+def shift_stack_reference(dy, shifts, lo, rows):
+    """:func:`_shift_stack` with np.pad and slices."""
+    m = max(abs(s) for s in shifts)
+    padded = np.pad(dy, ((m, m), (0, 0)))
+    return np.concatenate([padded[m + lo - s : m + lo - s + rows] for s in shifts], axis=1)
 
 
 # --- the first layer: one input channel, a thin im2col --------------------------------
