@@ -107,8 +107,10 @@ def test_conv_grid_matches_the_conv2d_spec(case):
         assert not y[: grid.front].any() and not y[grid.length - grid.front :].any()
 
 
-@given(grid_case())
-def test_conv_grid_backward_matches_the_conv2d_spec(case):
+@pytest.mark.parametrize("stack_below", [0, 100], ids=["dw-per-tap", "dw-stacked"])
+@given(case=grid_case())
+def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
+    """Both forms of dw: per-tap GEMMs, and one wide GEMM (few output channels)."""
     grid, x, w, g = case
     k = w.shape[2]
     dy = g.standard_normal((x.shape[0], w.shape[0], x.shape[2], x.shape[3]))
@@ -116,6 +118,7 @@ def test_conv_grid_backward_matches_the_conv2d_spec(case):
     for rows in (cg.CHUNK_ROWS, 7):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(cg, "CHUNK_ROWS", rows)
+            mp.setattr(cg, "STACK_BELOW", stack_below)
             dx, dw, db = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid)
         assert_close(cg.from_grid(dx, grid), want[0], what="dx")
         assert_close(dw, want[1], what="dw")
@@ -184,24 +187,6 @@ def test_bias_act_reference_is_the_activation():
     y = cg.to_grid(np.array([[[[-1.0, 0.5], [2.0, -3.0]]]]), grid)
     out = cg.from_grid(cg.bias_act_grid(y, np.array([0.25]), "tanh", grid), grid)
     assert_close(out, tanh_reference(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]])), what="tanh(y + b)")
-
-
-@pytest.mark.parametrize("stack_below", [0, 100], ids=["taps", "stacked"])
-@given(case=grid_case())
-def test_both_weight_gradient_forms_match_the_spec(stack_below, case):
-    """dw by per-tap GEMMs and by one wide GEMM (few output channels) are the same."""
-    grid, x, w, g = case
-    k = w.shape[2]
-    dy = g.standard_normal((x.shape[0], w.shape[0], x.shape[2], x.shape[3]))
-    want = conv2d_backward_reference(dy, x, w, 1, k // 2)
-    for rows in (cg.CHUNK_ROWS, 7):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(cg, "STACK_BELOW", stack_below)
-            mp.setattr(cg, "CHUNK_ROWS", rows)
-            y = cg.conv_grid(cg.to_grid(x, grid), w, grid)
-            _, dw, _ = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid)
-        assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, None, 1, k // 2), what="forward")
-        assert_close(dw, want[1], what="dw")
 
 
 def test_shift_stack_matches_reference():
