@@ -62,9 +62,6 @@ def w_inference(quick, r):
     import numpy as np
 
     from espcn_ref.model import ESPCN
-    from espcn_ref.ops.activations import tanh
-    from espcn_ref.ops.conv import conv2d
-    from espcn_ref.ops.shuffle import pixel_shuffle
 
     H, W = SCALES_1080P[r]
     if quick:
@@ -77,18 +74,7 @@ def w_inference(quick, r):
     total = _median_time(lambda: m.forward(x), repeat)
     peak = _max_rss_mib()  # before any per-layer copies or PyTorch
     must_hold = 4 * H * W * (1 + 64 + 32) / 2**20  # input, conv1's and conv2's outputs
-    layers, h = {}, x
-    shapes = m.config.layer_shapes()
-    for l, shape in enumerate(shapes, start=1):
-        w, b = m.params[f"conv{l}.weight"], m.params[f"conv{l}.bias"]
-        t = _median_time(lambda: conv2d(h, w, b, 1, w.shape[2] // 2), repeat)
-        macs = H * W * shape[0] * shape[1] * shape[2] * shape[3]
-        layers[f"conv{l}"] = {"seconds": t, "gflops": 2 * macs / t / 1e9}
-        z = conv2d(h, w, b, 1, w.shape[2] // 2)
-        if l < len(shapes):
-            layers[f"tanh{l}"] = {"seconds": _median_time(lambda: tanh(z), repeat)}
-            h = tanh(z)
-    layers["shuffle"] = {"seconds": _median_time(lambda: pixel_shuffle(z, r), repeat)}
+    layers = _layer_times(m, x, repeat)
     macs = H * W * m.config.macs_per_lr_pixel()
     out = {"lr_size": [H, W], "seconds": total, "gflops": 2 * macs / total / 1e9, "layers": layers,
            "rss_baseline_mib": baseline, "rss_peak_mib": peak, "must_hold_mib": must_hold}
@@ -96,6 +82,57 @@ def w_inference(quick, r):
     if torch_t is not None:
         out["torch_seconds"] = torch_t
     return out
+
+
+def _layer_times(m, x, repeat):
+    """The forward of ESPCN._forward, one timed step at a time (see espcn_ref.ops.conv_grid)."""
+    from espcn_ref.ops import conv_grid as cg
+    from espcn_ref.ops.shuffle import pixel_shuffle
+
+    N, _, H, W = x.shape
+    grid = m._grid(x.shape)
+    shapes = m.config.layer_shapes()
+    layers = {"gather1 (im2col_grid)": {"seconds": _median_time(lambda: cg.im2col_grid(x, shapes[0][2], grid), repeat)}}
+    h = cg.im2col_grid(x, shapes[0][2], grid)
+    for l, shape in enumerate(shapes, start=1):
+        w, b = m._grid_weight(l), m.params[f"conv{l}.bias"]
+        t = _median_time(lambda: cg.conv_grid(h, w, grid), repeat)
+        macs = N * H * W * shape[0] * shape[1] * shape[2] * shape[3]
+        layers[f"conv{l}"] = {"seconds": t, "gflops": 2 * macs / t / 1e9}
+        z = cg.conv_grid(h, w, grid)
+        if l < len(shapes):
+            layers[f"bias+tanh{l}"] = {"seconds": _median_time(lambda: cg.bias_act_grid(z.copy(), b, "tanh", grid), repeat)
+                                       - _median_time(lambda: z.copy(), repeat)}
+            h = cg.bias_act_grid(z, b, "tanh", grid)
+
+    def finish():
+        y = cg.from_grid(z, grid)
+        y += b[None, :, None, None]
+        return pixel_shuffle(y, m.scale)
+
+    layers["bias+shuffle"] = {"seconds": _median_time(finish, repeat)}
+    return layers
+
+
+def w_tiled_4k(quick):
+    """A 4K (2160x3840) output at x3, untiled and in 256-pixel LR tiles."""
+    import numpy as np
+
+    from espcn_ref.inference import forward_tiled
+    from espcn_ref.model import ESPCN
+
+    H, W = (180, 320) if quick else (720, 1280)
+    m = ESPCN(3)
+    x = np.random.default_rng(0).random((1, 1, H, W), dtype=np.float32)
+    forward_tiled(m, x[:, :, :40, :40], 16)  # compile
+    baseline = _max_rss_mib()
+    t_tiled = _median_time(lambda: forward_tiled(m, x, 256), 1, warmup=0)
+    tiled_peak = _max_rss_mib()
+    tiled = forward_tiled(m, x, 256)
+    full = m.forward(x)
+    return {"lr_size": [H, W], "tiled_seconds": t_tiled, "tiled_rss_mib": tiled_peak - baseline,
+            "untiled_rss_mib": _max_rss_mib() - baseline, "max_abs_diff": float(np.max(np.abs(tiled - full))),
+            "bit_identical": bool(np.array_equal(tiled, full))}
 
 
 def _torch_inference(m, x, repeat):
@@ -186,6 +223,7 @@ def w_upsampling_forms(quick):
 WORKLOADS = {
     "gemm_peak": lambda q: w_gemm_peak(q),
     **{f"inference_x{r}": (lambda q, r=r: w_inference(q, r)) for r in (2, 3, 4)},
+    "tiled_4k": lambda q: w_tiled_4k(q),
     "train_step_b16": lambda q: w_train_step(q, 16),
     "train_step_b64": lambda q: w_train_step(q, 64),
     "upsampling_forms": lambda q: w_upsampling_forms(q),
@@ -258,6 +296,10 @@ def report(res):
     w3 = res["inference_x3"]
     print(f"    (+MiB: peak resident memory above the warmed-up process; x3 must hold "
           f"{w3['must_hold_mib']:.0f} MiB of tensors, so {(w3['rss_peak_mib'] - w3['rss_baseline_mib']) / w3['must_hold_mib']:.1f}x)")
+    t4 = res["tiled_4k"]
+    print(f"\n4K output (x3 from {t4['lr_size'][0]}x{t4['lr_size'][1]}) in 256-px LR tiles: "
+          f"{t4['tiled_seconds']:.2f} s, +{t4['tiled_rss_mib']:.0f} MiB (untiled +{t4['untiled_rss_mib']:.0f} MiB); "
+          f"tiled == untiled: {'bit for bit' if t4['bit_identical'] else 'max |diff| %.1e' % t4['max_abs_diff']}")
     print(f"\n{'training step, 17x17, x3':28s} {'ms':>8s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
     for b in (16, 64):
         w = res[f"train_step_b{b}"]

@@ -159,41 +159,44 @@ def test_im2col_grid_then_1x1_is_the_kxk_conv():
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bias_act_grid_matches_reference(activation, dtype):
+def test_act_grid_matches_reference(activation, dtype):
     grid = Grid(2, 5, 4, 2)
     g = np.random.default_rng(4)
-    y = g.standard_normal((grid.length, 3)).astype(dtype) * 3  # junk everywhere, padding included
-    b = g.standard_normal(3).astype(dtype)
-    want = cg.bias_act_grid_reference(y, b, activation, grid)
-    got = cg.bias_act_grid(y.copy(), b, activation, grid)
+    z = g.standard_normal((grid.length, 3)).astype(dtype) * 3  # junk on the padding rows
+    z[: grid.front] = z[grid.length - grid.front :] = 0  # margins are zero (conv_grid's output)
+    want = cg.act_grid_reference(z, activation, grid)
+    got = cg.act_grid(z.copy(), activation, grid)
     tol = 4e-7 if dtype == np.float32 else 1e-15
-    assert_close(got, want, rtol=0, atol=tol, what=f"bias + {activation}")
+    assert_close(got, want, rtol=0, atol=tol, what=activation)
     body = grid.body(got)
     assert not body[:, 5:].any() and not body[:, :, 4:].any() and body[:, :5, :4].any()
+
+
+def test_conv_grid_adds_the_bias():
+    g = np.random.default_rng(7)
+    x, w, b = g.standard_normal((2, 3, 4, 5)), g.standard_normal((2, 3, 3, 3)), g.standard_normal(2)
+    grid = Grid(2, 4, 5, 1)
+    for rows in (cg.CHUNK_ROWS, 7):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(cg, "CHUNK_ROWS", rows)
+            y = cg.conv_grid(cg.to_grid(x, grid), w, grid, b)
+        assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, b, 1, 1), what="conv + bias")
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_act_backward_grid_matches_reference(activation):
     grid = Grid(2, 4, 3, 1)
     g = np.random.default_rng(5)
-    act = cg.bias_act_grid(g.standard_normal((grid.length, 2)), np.zeros(2), activation, grid)
+    z = g.standard_normal((grid.length, 2))
+    z[: grid.front] = z[grid.length - grid.front :] = 0
+    act = cg.act_grid(z, activation, grid)
     dh = g.standard_normal((grid.length, 2))
     assert_close(cg.act_backward_grid(dh, act, activation, grid),
                  cg.act_backward_grid_reference(dh, act, activation, grid), what=f"{activation} backward")
 
 
-def test_bias_act_reference_is_the_activation():
+def test_act_grid_reference_is_the_activation():
     grid = Grid(1, 2, 2, 1)
-    y = cg.to_grid(np.array([[[[-1.0, 0.5], [2.0, -3.0]]]]), grid)
-    out = cg.from_grid(cg.bias_act_grid(y, np.array([0.25]), "tanh", grid), grid)
-    assert_close(out, tanh_reference(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]])), what="tanh(y + b)")
-
-
-def test_shift_stack_matches_reference():
-    g = np.random.default_rng(6)
-    dy = g.standard_normal((30, 2))
-    shifts = np.array([-4, 0, 5])
-    for lo, rows in [(0, 30), (3, 10), (25, 5)]:
-        stack = np.empty((rows, 6))
-        cg._shift_stack(dy, shifts, lo, stack)
-        np.testing.assert_array_equal(stack, cg.shift_stack_reference(dy, shifts, lo, rows))
+    z = cg.to_grid(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]]), grid)
+    out = cg.from_grid(cg.act_grid_reference(z, "tanh", grid), grid)
+    assert_close(out, tanh_reference(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]])), what="tanh")

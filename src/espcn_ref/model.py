@@ -38,7 +38,7 @@ from .ops.activations import ACTIVATIONS
 from .ops.conv_grid import (
     Grid,
     act_backward_grid,
-    bias_act_grid,
+    act_grid,
     conv_grid,
     conv_grid_backward,
     from_grid,
@@ -159,18 +159,18 @@ class ESPCN:
         which makes it a 1x1 convolution; layers 2..L are shifted GEMMs.
         """
         grid = self._grid(x.shape)
-        cols = im2col_grid(x, self.config.layer_shapes()[0][2], grid)
-        h, acts = cols, []
+        h = im2col_grid(x, self.config.layer_shapes()[0][2], grid)
+        cols, acts = (h if keep else None), []  # inference drops the taps after layer 1
         L = len(self.config.layer_shapes())
         for l in range(1, L + 1):
             w, b = self._grid_weight(l), self.params[f"conv{l}.bias"]
-            z = conv_grid(h, w, grid)  # W_l * h, 'same' zero padding
+            z = conv_grid(h, w, grid, b)  # W_l * h + b_l, 'same' zero padding
             if l < L:
-                h = bias_act_grid(z, b, self.config.activation, grid)  # phi(z + b_l), eq. (1)-(2)
-                acts.append(h)
-        z = from_grid(z, grid)
-        z += b[None, :, None, None]  # no nonlinearity on the last layer, eq. (3)
-        y = pixel_shuffle(z, self.scale, self.config.order)  # eq. (4)
+                h = act_grid(z, self.config.activation, grid)  # phi, eq. (1)-(2)
+                if keep:
+                    acts.append(h)
+        # no nonlinearity on the last layer, eq. (3); then the periodic shuffle, eq. (4)
+        y = pixel_shuffle(from_grid(z, grid), self.scale, self.config.order)
         return y, (Cache(grid, cols, tuple(acts)) if keep else None)
 
     def backward(self, dy, cache: Cache) -> dict:

@@ -21,8 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import overload
+from numba import njit, prange
 
 from .._checks import as_float_array
 
@@ -41,38 +40,22 @@ _Q = tuple(np.float32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2
                                    4.89352518554385e-03))  # denominator in x^2
 
 
-@njit(cache=True, inline="always")
-def tanh_f32(v):
-    """The float32 rational tanh of one value (see the module doc); NaN passes through.
-    Inlined into its callers, branch-free, so their loops vectorise."""
-    c = min(max(v, -_CLAMP), _CLAMP)
-    c2 = c * c
-    p = _P[0]
-    for k in range(1, 7):
-        p = p * c2 + _P[k]
-    q = _Q[0]
-    for k in range(1, 4):
-        q = q * c2 + _Q[k]
-    t = c * p / q
-    return v if (abs(v) < np.float32(4e-4)) | (v != v) else t  # tanh(x) = x to float32 near 0
-
-
-def tanh_scalar(v):
-    """tanh of one value, for Numba kernels: :func:`tanh_f32` on float32, math.tanh otherwise."""
-    return math.tanh(v)
-
-
-@overload(tanh_scalar, inline="always")
-def _tanh_scalar_overload(v):
-    if v == types.float32:
-        return lambda v: tanh_f32(v)
-    return lambda v: math.tanh(v)
-
-
 @njit(cache=True, parallel=True)
 def _tanh_kernel_f32(x, out):  # x, out: flat (M,) float32
     for m in prange(x.size):
-        out[m] = tanh_f32(x[m])
+        v = x[m]
+        if v != v:  # NaN passes through
+            out[m] = v
+            continue
+        c = min(max(v, -_CLAMP), _CLAMP)
+        c2 = c * c
+        p = _P[0]
+        for k in range(1, 7):
+            p = p * c2 + _P[k]
+        q = _Q[0]
+        for k in range(1, 4):
+            q = q * c2 + _Q[k]
+        out[m] = v if abs(v) < np.float32(4e-4) else c * p / q  # tanh(x) = x to float32 near 0
 
 
 @njit(cache=True, parallel=True)

@@ -21,7 +21,7 @@ a k x k kernel (k odd, k//2 <= pad) is::
 nine (for 3x3) GEMMs whose operands are row slices of ``g``: no gather, no
 copy, each accumulated straight into ``y`` (:func:`.blas.gemm`). Rows of
 ``y`` on the padding come out as junk and are zeroed by the activation
-(:func:`bias_act_grid`), so ``y`` is again a valid grid for the next
+(:func:`act_grid`), so ``y`` is again a valid grid for the next
 layer. The backward is the same sums transposed:
 
     dw[:, :, a, b] = sum_q dy[q]^T g[q + a*row + b]          (dy zero on padding)
@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from .activations import tanh_scalar
+from .activations import ACTIVATIONS
 from .blas import gemm
 
 # Rows of the grid per GEMM call: big enough that a call's overhead (~10 us)
@@ -111,29 +111,32 @@ def tap_weights(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(kh * kw, C_in, C_out)
 
 
-def shifted_gemm(src: np.ndarray, shifts, mats: np.ndarray, dst: np.ndarray, grid: Grid) -> None:
-    """dst[q] = sum_t src[q + shifts[t]] @ mats[t] for every image row q.
+def shifted_gemm(src: np.ndarray, shifts, mats: np.ndarray, dst: np.ndarray, grid: Grid, bias=None) -> None:
+    """dst[q] = bias + sum_t src[q + shifts[t]] @ mats[t] for every image row q.
 
-    src: (length, C_in) grid; mats: (T, C_in, C_out); dst: (length, C_out)
-    grid, written on the images' rows (margins untouched).
+    src: (length, C_in) grid; mats: (T, C_in, C_out); bias: (C_out,) or None;
+    dst: (length, C_out) grid, written on the images' rows (margins untouched).
     """
     for start, stop in grid.chunks():
+        if bias is not None:
+            dst[start:stop] = bias  # then every tap accumulates onto it
         for t, s in enumerate(shifts):
-            gemm(src[start + s : stop + s], mats[t], dst[start:stop], accumulate=t > 0)
+            gemm(src[start + s : stop + s], mats[t], dst[start:stop], accumulate=bias is not None or t > 0)
 
 
-def conv_grid(g: np.ndarray, w: np.ndarray, grid: Grid) -> np.ndarray:
-    """'Same' cross-correlation (stride 1, zero padding k//2) on a grid, no bias.
+def conv_grid(g: np.ndarray, w: np.ndarray, grid: Grid, b=None) -> np.ndarray:
+    """'Same' cross-correlation ``W * g + b`` (stride 1, zero padding k//2) on a grid.
 
-    g: (length, C_in) grid, zero on the padding; w: (C_out, C_in, k, k), k odd.
-    Returns (length, C_out): correct on the pixels, junk on the padding rows
-    inside the images, zero on the margins.
+    g: (length, C_in) grid, zero on the padding; w: (C_out, C_in, k, k), k odd;
+    b: (C_out,) or None. Returns (length, C_out): correct on the pixels, junk
+    on the padding rows inside the images, zero on the margins.
     """
     k = w.shape[2]
     y = np.empty((grid.length, w.shape[0]), dtype=g.dtype)
     y[: grid.front] = 0
     y[grid.length - grid.front :] = 0
-    shifted_gemm(g, grid.taps(k), tap_weights(w), y, grid)
+    bias = None if b is None else np.asarray(b, dtype=g.dtype)
+    shifted_gemm(g, grid.taps(k), tap_weights(w), y, grid, bias)
     return y
 
 
@@ -248,7 +251,7 @@ def im2col_grid_reference(x: np.ndarray, k: int, grid: Grid) -> np.ndarray:
     return out
 
 
-# --- bias + activation on a grid, zeroing the padding ------------------------------------
+# --- activation on a grid, zeroing the padding ------------------------------------
 
 
 @njit(cache=True, inline="always")
@@ -265,20 +268,6 @@ def _locate_row(ni, front, image, row):
 
 
 @njit(cache=True, parallel=True)
-def _bias_act_grid(y, b, relu, h, w, front, image, row):
-    """y[q] = phi(y[q] + b) on pixels, 0 on padding rows; in place. y: (length, C)."""
-    C = y.shape[1]
-    for ni in prange(_image_rows(y, front, image, row)):
-        i, base = _locate_row(ni, front, image, row)
-        for j in range(row):
-            keep = i < h and j < w
-            for c in range(C):
-                v = y[base + j, c] + b[c]
-                a = (v if v >= 0 or v != v else 0.0) if relu else tanh_scalar(v)
-                y[base + j, c] = a if keep else 0.0
-
-
-@njit(cache=True, parallel=True)
 def _act_backward_grid(dh, act, relu, h, w, front, image, row, dz):
     """dz = dh * phi'(.) on pixels, 0 on padding rows. act: phi's output (length, C)."""
     C = dh.shape[1]
@@ -292,15 +281,16 @@ def _act_backward_grid(dh, act, relu, h, w, front, image, row, dz):
                 dz[base + j, c] = d if keep else 0.0
 
 
-def bias_act_grid(y: np.ndarray, b: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
-    """phi(y + b), eq. (1)-(2), in place on a grid; the padding rows become 0 again.
+def act_grid(z: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
+    """phi(z), eq. (1)-(2), in place on a grid; the padding rows become 0 again.
 
-    y: (length, C) grid; b: (C,); activation: "tanh" or "relu". Returns y.
+    z: (length, C) grid (zero margins, junk allowed on the padding rows);
+    activation: "tanh" or "relu". Returns z. The elementwise kernels of
+    :mod:`.activations` run over the whole buffer (flat, vectorised), then
+    the padding is cleared: phi(0) = 0 keeps the margins zero.
     """
-    _bias_act_grid(y, b.astype(y.dtype), activation == "relu", grid.h, grid.w, grid.front, grid.image, grid.row)
-    y[: grid.front] = 0
-    y[grid.length - grid.front :] = 0
-    return y
+    ACTIVATIONS[activation][0](z, out=z)
+    return _zero_padding(z, grid)
 
 
 def act_backward_grid(dh: np.ndarray, act: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
@@ -326,10 +316,9 @@ def _zero_padding(g: np.ndarray, grid: Grid) -> np.ndarray:
     return g
 
 
-def bias_act_grid_reference(y: np.ndarray, b: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
-    """:func:`bias_act_grid` with NumPy's tanh / maximum, on a copy."""
-    z = y + b
-    out = np.tanh(z) if activation == "tanh" else np.where(z < 0, 0, z).astype(y.dtype)
+def act_grid_reference(z: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
+    """:func:`act_grid` with NumPy's tanh / maximum, on a copy."""
+    out = np.tanh(z) if activation == "tanh" else np.where(z < 0, 0, z).astype(z.dtype)
     out[: grid.front] = 0
     out[grid.length - grid.front :] = 0
     return _zero_padding(out, grid)
