@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 from conftest import assert_close
 from espcn_ref.ops import conv_grid as cg
 from espcn_ref.ops.activations import tanh_reference
-from espcn_ref.ops.blas import gemm
+from espcn_ref.ops.blas import gemm, rows_independent_of_position
 from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
 from espcn_ref.ops.conv_grid import Grid
 
@@ -200,3 +200,18 @@ def test_act_grid_reference_is_the_activation():
     z = cg.to_grid(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]]), grid)
     out = cg.from_grid(cg.act_grid_reference(z, "tanh", grid), grid)
     assert_close(out, tanh_reference(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]])), what="tanh")
+
+
+def test_position_probe_sees_the_blas_kernel():
+    """The probe agrees with a direct check on a grid-shaped product: rows of
+    one call against the same rows inside a call shifted by 1..5 rows."""
+    g = np.random.default_rng(8)
+    a, b = g.standard_normal((500, 64)).astype(np.float32), g.standard_normal((64, 32)).astype(np.float32)
+    whole = np.empty((500, 32), np.float32)
+    gemm(a, b, whole)
+    same = True
+    for off in range(1, 6):
+        part = np.empty((400, 32), np.float32)
+        gemm(a[off : off + 400], b, part)
+        same &= np.array_equal(part, whole[off : off + 400])
+    assert rows_independent_of_position() == same

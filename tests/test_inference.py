@@ -10,6 +10,7 @@ from espcn_ref.evaluate import upscale_image
 from espcn_ref.inference import forward_tiled, receptive_halo, upscale_video
 from espcn_ref.metrics import psnr
 from espcn_ref.model import ESPCN, ESPCNConfig
+from espcn_ref.ops.blas import rows_independent_of_position
 
 
 def test_halo_of_the_paper_network():
@@ -18,13 +19,19 @@ def test_halo_of_the_paper_network():
 
 
 @pytest.mark.parametrize("tile", [1, 5, 16, 50, 1000])
-def test_tiled_equals_untiled_to_float32_rounding(tile):
+def test_tiled_equals_untiled(tile):
+    """Bit for bit when the BLAS's rows do not depend on their position in a
+    call (the native kernels); else within float32 rounding (the Haswell
+    kernel that OPENBLAS_CORETYPE=Haswell forces, as in this project's CI)."""
     model = ESPCN(3, rng=np.random.default_rng(1))
     x = np.random.default_rng(0).random((2, 1, 37, 53), dtype=np.float32)
     full = model.forward(x)
     tiled = forward_tiled(model, x, tile)
     assert tiled.shape == full.shape == (2, 1, 111, 159)
-    assert np.max(np.abs(tiled - full)) <= 1e-6
+    if rows_independent_of_position():
+        np.testing.assert_array_equal(tiled, full)
+    else:
+        assert np.max(np.abs(tiled - full)) <= 1e-6
 
 
 def test_a_too_small_halo_would_be_wrong():

@@ -10,9 +10,13 @@ output discarded::
     output rows r*y0 .. r*y1 are right: every value they depend on is in the input,
     and at the frame's border the clipping reproduces the zero padding.
 
-The result equals untiled inference up to float32 rounding (measured: at most
-4e-7 on outputs in [0, 1]), not bit for bit: BLAS sums a dot product in an
-order that depends on the matrix sizes it is given (tested).
+The result equals untiled inference bit for bit whenever the BLAS computes a
+row of a matrix product the same wherever the row sits in the call
+(:func:`.ops.blas.rows_independent_of_position`): every output pixel then goes
+through the same sums in the same order. OpenBLAS's native kernels here
+(SkylakeX) do; its Haswell kernel, forced by OPENBLAS_CORETYPE=Haswell, does
+not, and tiles then differ from the whole frame by float32 rounding only
+(at most 5e-7 on outputs in [0, 1]). Both cases are tested.
 
 Peak memory then scales with the tile, not the frame (a 4K frame needs
 64 hidden channels only per tile).
@@ -42,7 +46,8 @@ def receptive_halo(model: ESPCN) -> int:
 
 
 def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
-    """``model.forward(x)`` computed tile by tile; equal to it to float32 rounding.
+    """``model.forward(x)`` computed tile by tile: equal to it (bit for bit with a
+    position-independent BLAS, see the module doc).
 
     x: (N, C, H, W) LR images. tile: LR tile side (>= 1). Returns (N, C, rH, rW).
     """

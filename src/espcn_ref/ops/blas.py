@@ -89,3 +89,28 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, 
         ctypes.byref(scalar(1.0 if accumulate else 0.0)),
         _VP(c.ctypes.data), ctypes.byref(ci(ldc)),
     )  # fmt: skip
+
+
+def rows_independent_of_position(dtype=np.float32) -> bool:
+    """Does this BLAS compute each row of ``a @ b`` the same wherever the row
+    sits in the call? A probe: the rows of one (300, 64) @ (64, 32) product
+    against the same rows computed in slices at every offset mod 24.
+
+    When True, a pixel's output does not depend on which tile or chunk of the
+    grid it was computed in, so tiled inference equals untiled bit for bit.
+    OpenBLAS's SkylakeX and Zen kernels pass; its Haswell kernel (forced on
+    some machines by OPENBLAS_CORETYPE=Haswell) does not: it sums a row in an
+    order that depends on the row's place within its micro-kernel block.
+    """
+    g = np.random.default_rng(0)
+    a = g.standard_normal((300, 64)).astype(dtype)
+    b = g.standard_normal((64, 32)).astype(dtype)
+    whole = np.empty((300, 32), dtype=dtype)
+    gemm(a, b, whole)
+    for offset in range(24):
+        for rows in (1, 5, 64, 200):
+            part = np.empty((rows, 32), dtype=dtype)
+            gemm(a[offset : offset + rows], b, part)
+            if not np.array_equal(part, whole[offset : offset + rows]):
+                return False
+    return True
