@@ -184,3 +184,25 @@ def test_top_level_api_and_shipped_models():
         assert m.scale == r and m.config.layer_shapes()[0] == (64, 1, 5, 5)
     with pytest.raises(ValueError, match="pretrained models exist for"):
         espcn_ref.pretrained(5)
+
+
+@pytest.mark.parametrize("activation, order, C, r", [("tanh", "crd", 1, 3), ("relu", "dcr", 2, 2), ("tanh", "dcr_t", 1, 4)])
+def test_forward_is_the_composition_of_the_equations(activation, order, C, r):
+    """The grid engine computes eq. (1)-(4) exactly as written with the loop
+    references: conv, phi, ..., conv, PS."""
+    from espcn_ref.ops.conv import conv2d_reference
+    from espcn_ref.ops.shuffle import pixel_shuffle_reference
+
+    rng = np.random.default_rng(9)
+    m = ESPCN(config=ESPCNConfig(scale=r, channels=C, activation=activation, order=order), rng=rng)
+    m.params = {k: v.astype(np.float64) for k, v in m.params.items()}
+    x = rng.random((2, C, 7, 5))
+    h = x
+    for l in (1, 2, 3):
+        w, b = m.params[f"conv{l}.weight"], m.params[f"conv{l}.bias"]
+        h = conv2d_reference(h, w, b, 1, w.shape[2] // 2)
+        if l < 3:
+            h = np.tanh(h) if activation == "tanh" else np.maximum(h, 0)
+    want = pixel_shuffle_reference(h, r, order)
+    np.testing.assert_allclose(m.forward(x), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m.forward_train(x)[0], want, rtol=1e-12, atol=1e-12)

@@ -15,6 +15,12 @@ Weights use PyTorch's names and layouts (``conv1.weight`` (64, 1, 5, 5),
 ``conv1.bias`` (64,), ...), so they can be moved to and from a
 ``torch.nn.Conv2d`` stack and ``nn.PixelShuffle`` without reshaping.
 
+How it runs: on the padded channels-last grid of :mod:`.ops.conv_grid`,
+where each 'same' convolution is a sum of shifted GEMMs and layer 1 (one
+input channel) gathers its f_1 x f_1 taps first. The tests pin the network
+to the plain composition of :func:`.ops.conv.conv2d_reference`, tanh and
+:func:`.ops.shuffle.pixel_shuffle`, the equations as written.
+
 Initialisation (documented, not from the paper, which does not state one):
 PyTorch's Conv2d default, W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 ``init="icnr"`` (Aitken et al. 2017) draws the last layer for one phase only
