@@ -1,0 +1,26 @@
+"""`make bench` runs end to end (quick sizes, one thread) and writes its JSON."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+
+
+@pytest.mark.slow
+def test_bench_quick_run(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--threads", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["gemm_peak"]["gflops"] > 1
+    assert set(res["inference_x3"]["layers"]) >= {"conv1 (+bias)", "conv2 (+bias)", "conv3 (+bias)", "tanh1", "shuffle"}
+    assert res["train_step_b16"]["seconds"] > 0
+    assert res["tiled_4k"]["max_abs_diff"] <= 1e-6
+    s = res["upsampling_forms"]["seconds"]
+    assert s["fractional_stride"] > 5 * s["subpixel"]  # 9x the multiply-adds
+    assert "tiled == untiled" in proc.stdout
