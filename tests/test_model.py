@@ -206,3 +206,26 @@ def test_forward_is_the_composition_of_the_equations(activation, order, C, r):
     want = pixel_shuffle_reference(h, r, order)
     np.testing.assert_allclose(m.forward(x), want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(m.forward_train(x)[0], want, rtol=1e-12, atol=1e-12)
+
+
+def test_sharded_gradients_equal_the_whole_batch():
+    """loss_and_grads on 2 threads (the batch split in 2 shards) is the same
+    sum as on 1, and the same bits every time."""
+    from espcn_ref.model import SHARD_MIN_BATCH
+
+    rng = np.random.default_rng(10)
+    m = ESPCN(3, rng=rng)
+    m.params = {k: v.astype(np.float64) for k, v in m.params.items()}
+    n = SHARD_MIN_BATCH + 3  # uneven shards
+    x, t = rng.random((n, 1, 6, 5)), rng.random((n, 1, 18, 15))
+    loss1, g1 = m.loss_and_grads(x, t, threads=1)
+    loss2, g2 = m.loss_and_grads(x, t, threads=2)
+    assert loss2 == pytest.approx(loss1, rel=1e-12) and loss1 == pytest.approx(mse_loss(m.forward(x), t), rel=1e-12)
+    for k in g1:
+        np.testing.assert_allclose(g2[k], g1[k], rtol=1e-10, atol=1e-13, err_msg=k)
+    again = m.loss_and_grads(x, t, threads=2)[1]
+    assert all(np.array_equal(again[k], g2[k]) for k in g2)
+    small = m.loss_and_grads(x[:4], t[:4], threads=2)[1]  # below SHARD_MIN_BATCH: one piece
+    y, cache = m.forward_train(x[:4])
+    whole = m.backward(mse_loss_backward(y, t[:4]), cache)
+    assert all(np.array_equal(small[k], whole[k]) for k in whole)

@@ -30,17 +30,21 @@ upscaling of a learnt LR map: no checkerboard at the start of training.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from numba import get_num_threads, set_num_threads
 
 from ._atomic import write_bytes_atomic
 from ._checks import as_float_array, check_int
 from .ops.activations import ACTIVATIONS
+from .ops.loss import mse_loss, mse_loss_backward
 from .ops.conv_grid import (
     Grid,
     act_backward_grid,
@@ -204,6 +208,35 @@ class ESPCN:
         w = self.params[f"conv{l}.weight"]
         return w.reshape(w.shape[0], -1, 1, 1) if l == 1 else w
 
+    def loss_and_grads(self, x, target, threads: int | None = None):
+        """The MSE of eq. (5) for a batch and its gradients: (loss, grads).
+
+        x: (N, C, H, W) LR; target: (N, C, rH, rW) HR. With ``threads`` > 1
+        (default: Numba's thread count) and a batch of at least
+        ``SHARD_MIN_BATCH``, the batch is cut into ``threads`` shards that run
+        side by side, one BLAS and one Numba thread each (small GEMMs do not
+        split well across threads; whole shards do). Loss and gradients are
+        the shards' sums weighted by their sizes, added in shard order, so
+        the result does not depend on timing.
+        """
+        threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
+        n = len(x)
+        if threads == 1 or n < SHARD_MIN_BATCH:
+            y, cache = self.forward_train(x)
+            return mse_loss(y, target), self.backward(mse_loss_backward(y, target), cache)
+        bounds = [n * i // threads for i in range(threads + 1)]
+        parts = [(x[a:b], target[a:b]) for a, b in zip(bounds, bounds[1:])]
+        with _blas_controller().limit(limits=1):
+            results = list(_shard_pool(threads).map(lambda p: self._shard(*p), parts))
+        loss = sum(len(p[0]) / n * r[0] for p, r in zip(parts, results))
+        grads = {k: sum(len(p[0]) / n * r[1][k] for p, r in zip(parts, results)) for k in results[0][1]}
+        return loss, {k: v.astype(self.params[k].dtype, copy=False) for k, v in grads.items()}
+
+    def _shard(self, x, target):
+        set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core
+        y, cache = self.forward_train(x)
+        return mse_loss(y, target), self.backward(mse_loss_backward(y, target), cache)
+
     def _check_input(self, x):
         x = as_float_array(x, "x", ndim=4, shape_doc=f"(N, {self.config.channels}, H, W)")
         if x.shape[1] != self.config.channels:
@@ -324,3 +357,19 @@ def pretrained(scale: int = 3) -> ESPCN:
     if not path.is_file():
         raise FileNotFoundError(f"the pretrained x{scale} model is not in this installation ({path})")
     return load_model(path, expect_scale=scale)
+
+
+# A batch this large or larger is split across threads by ESPCN.loss_and_grads.
+SHARD_MIN_BATCH = 32
+
+
+@functools.lru_cache(maxsize=None)
+def _shard_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="espcn-shard")
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")

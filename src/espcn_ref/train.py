@@ -39,7 +39,6 @@ import numpy as np
 from .data import extract_patches, make_lr_hr_pair, rgb_to_y_uint8
 from .evaluate import evaluate_images
 from .model import ESPCN, ESPCNConfig, ModelFormatError, read_npz, save_npz_atomic
-from .ops.loss import mse_loss, mse_loss_backward
 from .optim import SGD, Adam
 
 
@@ -197,9 +196,8 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
             opt.lr = state["lr"]
             while state["step"] < steps_per_epoch:
                 idx = perm[state["step"] * cfg.batch_size : (state["step"] + 1) * cfg.batch_size]
-                y, cache = model.forward_train(lr_p[idx])  # (B, 1, 17r, 17r)
-                loss = mse_loss(y, hr_p[idx])  # eq. (5)
-                opt.step(model.params, model.backward(mse_loss_backward(y, hr_p[idx]), cache))
+                loss, grads = model.loss_and_grads(lr_p[idx], hr_p[idx])  # eq. (5) and its gradients
+                opt.step(model.params, grads)
                 state["loss_sum"] += loss * len(idx)
                 state["step"] += 1
                 steps_done += 1

@@ -26,7 +26,7 @@ from numba import njit, prange
 from .._checks import as_float_array
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _tanh_kernel(x, out):  # x, out: flat (M,) float64
     for m in prange(x.size):
         out[m] = math.tanh(x[m])
@@ -40,7 +40,7 @@ _Q = tuple(np.float32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2
                                    4.89352518554385e-03))  # denominator in x^2
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _tanh_kernel_f32(x, out):  # x, out: flat (M,) float32
     for m in prange(x.size):
         v = x[m]
@@ -58,20 +58,20 @@ def _tanh_kernel_f32(x, out):  # x, out: flat (M,) float32
         out[m] = v if abs(v) < np.float32(4e-4) else c * p / q  # tanh(x) = x to float32 near 0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _tanh_backward_kernel(dy, y, dx):  # flat (M,)
     for m in prange(dy.size):
         dx[m] = dy[m] * (1.0 - y[m] * y[m])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _relu_kernel(x, out):  # flat (M,)
     for m in prange(x.size):
         v = x[m]
         out[m] = 0.0 if v < 0.0 else v  # NaN < 0 is False: NaN passes through
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _relu_backward_kernel(dy, x, dx):  # flat (M,)
     for m in prange(dy.size):
         dx[m] = dy[m] if x[m] > 0.0 else 0.0

@@ -184,7 +184,7 @@ def _weight_grad_stacked(dy, g, shifts, grid):
     return np.ascontiguousarray(out.reshape(C_in, T, C_out).transpose(1, 0, 2))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _shift_stack(dy, shifts, lo, out):
     """out[i, t*C_out + c] = dy[lo + i - shifts[t], c] (0 outside dy)."""
     C_out = dy.shape[1]
@@ -205,7 +205,7 @@ def shift_stack_reference(dy, shifts, lo, rows):
 # --- the first layer: one input channel, a thin im2col --------------------------------
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _im2col_grid(x, k, front, image, row, out):
     """out[front + n*image + i*row + j, (c*k + a)*k + b] = x[n, c, i + a - k//2, j + b - k//2]
     (zero outside x). out: (length, C*k*k), fully written on the images' rows."""
@@ -267,7 +267,7 @@ def _locate_row(ni, front, image, row):
     return ni % rows, front + (ni // rows) * image + (ni % rows) * row
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _act_backward_grid(dh, act, relu, h, w, front, image, row, dz):
     """dz = dh * phi'(.) on pixels, 0 on padding rows. act: phi's output (length, C)."""
     C = dh.shape[1]

@@ -23,7 +23,7 @@ from numba import njit, prange
 from .._checks import as_float_array
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _per_image_sse(y, t, sse):  # y, t: (N, M) ; sse: (N,) float64
     N, M = y.shape
     for n in prange(N):  # one private accumulator per image

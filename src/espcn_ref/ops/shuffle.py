@@ -73,7 +73,7 @@ def channel_index(c: int, i: int, j: int, C: int, r: int, order: str = "crd") ->
     return int(_channel(c, i, j, C, r, _check_order(order)))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _shuffle_kernel(x, r, code, out):  # x: (N, C*r*r, H, W), out: (N, C, H*r, W*r)
     N, C, Hr, Wr = out.shape
     for nc in prange(N * C):  # each (n, c) plane is written by one thread
@@ -85,7 +85,7 @@ def _shuffle_kernel(x, r, code, out):  # x: (N, C*r*r, H, W), out: (N, C, H*r, W
                 out[n, c, h, w] = x[n, _channel(c, i, w % r, C, r, code), h // r, w // r]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _unshuffle_kernel(y, r, code, out):  # y: (N, C, H*r, W*r), out: (N, C*r*r, H, W)
     N, C, Hr, Wr = y.shape
     for nc in prange(N * C):
