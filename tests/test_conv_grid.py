@@ -215,3 +215,18 @@ def test_position_probe_sees_the_blas_kernel():
         gemm(a[off : off + 400], b, part)
         same &= np.array_equal(part, whole[off : off + 400])
     assert rows_independent_of_position() == same
+
+
+@pytest.mark.parametrize("g_shape, w_shape, dtype, match", [
+    ((10, 2), (3, 2, 3, 3), np.float64, "grid"),  # wrong length
+    (None, (3, 2, 3, 1), np.float64, "k, k"),  # not square
+    (None, (3, 4, 3, 3), np.float64, "channels"),  # C_in mismatch
+    (None, (3, 2, 3, 3), np.float32, "dtype"),
+])
+def test_conv_grid_rejects_bad_input(g_shape, w_shape, dtype, match):
+    grid = Grid(1, 3, 3, 1)
+    g = np.zeros(g_shape or (grid.length, 2))
+    with pytest.raises((ValueError, TypeError), match=match):
+        cg.conv_grid(g, np.zeros(w_shape, dtype), grid)
+    with pytest.raises((ValueError, TypeError), match=match):
+        cg.conv_grid_backward(np.zeros((grid.length, 3)), g, np.zeros(w_shape, dtype), grid)

@@ -28,7 +28,10 @@ layer. The backward is the same sums transposed:
     dx[q]          = sum_{a, b} dy[q - a*row - b] @ w[:, :, a, b]
 
 dx is a gather too (the flipped kernel), so every output row has a single
-writer and the work splits into independent chunks of rows.
+writer and the work splits into independent chunks of rows. dw is nine GEMMs
+with the long inner dimension; for a layer with few output channels (the
+last, r^2 of them) one GEMM against nine shifted copies of dy side by side
+is faster (:func:`_weight_grad_stacked`).
 
 The first layer has one input channel: nine-or-more GEMMs with an inner
 dimension of 1 would be slow, so it gathers its k*k taps into a thin
@@ -124,6 +127,17 @@ def shifted_gemm(src: np.ndarray, shifts, mats: np.ndarray, dst: np.ndarray, gri
             gemm(src[start + s : stop + s], mats[t], dst[start:stop], accumulate=bias is not None or t > 0)
 
 
+def _check_grid_conv(g, w, grid: Grid) -> int:
+    """Shapes and dtypes the grid engine needs; returns the kernel size k."""
+    if g.ndim != 2 or g.shape[0] != grid.length:
+        raise ValueError(f"g must be a (length={grid.length}, C) grid, got shape {g.shape}")
+    if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[1] != g.shape[1]:
+        raise ValueError(f"w must be (C_out, {g.shape[1]}, k, k) for a grid of {g.shape[1]} channels, got {w.shape}")
+    if w.dtype != g.dtype:
+        raise TypeError(f"w ({w.dtype}) and g ({g.dtype}) must share a dtype")
+    return w.shape[2]
+
+
 def conv_grid(g: np.ndarray, w: np.ndarray, grid: Grid, b=None) -> np.ndarray:
     """'Same' cross-correlation ``W * g + b`` (stride 1, zero padding k//2) on a grid.
 
@@ -131,7 +145,7 @@ def conv_grid(g: np.ndarray, w: np.ndarray, grid: Grid, b=None) -> np.ndarray:
     b: (C_out,) or None. Returns (length, C_out): correct on the pixels, junk
     on the padding rows inside the images, zero on the margins.
     """
-    k = w.shape[2]
+    k = _check_grid_conv(g, w, grid)
     y = np.empty((grid.length, w.shape[0]), dtype=g.dtype)
     y[: grid.front] = 0
     y[grid.length - grid.front :] = 0
@@ -147,7 +161,10 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
     :func:`conv_grid`. Returns (dx (length, C_in) or None, dw w.shape, db (C_out,));
     dx is junk on the padding rows (the caller's activation zeroes them).
     """
-    C_out, C_in, k, _ = w.shape
+    k = _check_grid_conv(g, w, grid)
+    C_out, C_in = w.shape[:2]
+    if dy.shape != (grid.length, C_out) or dy.dtype != g.dtype:
+        raise ValueError(f"dy must be a ({grid.length}, {C_out}) {g.dtype} grid, got {dy.shape} {dy.dtype}")
     shifts = grid.taps(k)
     if C_out < STACK_BELOW and k > 1:
         dw_taps = _weight_grad_stacked(dy, g, shifts, grid)
