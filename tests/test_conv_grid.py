@@ -230,3 +230,17 @@ def test_conv_grid_rejects_bad_input(g_shape, w_shape, dtype, match):
         cg.conv_grid(g, np.zeros(w_shape, dtype), grid)
     with pytest.raises((ValueError, TypeError), match=match):
         cg.conv_grid_backward(np.zeros((grid.length, 3)), g, np.zeros(w_shape, dtype), grid)
+
+
+def test_grid_functions_reject_arrays_of_another_grid():
+    """A batch or grid of the wrong size is refused, not read out of bounds."""
+    grid = Grid(2, 4, 5, 1)
+    other = np.zeros((2, 1, 5, 4))  # H and W swapped
+    for fn in (lambda: cg.to_grid(other, grid), lambda: cg.im2col_grid(other, 3, grid)):
+        with pytest.raises(ValueError, match=r"\(N, C, H, W\) = \(2, C, 4, 5\)"):
+            fn()
+    short = np.zeros((grid.length - 1, 2))
+    for fn in (lambda: cg.from_grid(short, grid), lambda: cg.act_grid(short, "tanh", grid),
+               lambda: cg.act_backward_grid(short, short, "tanh", grid)):
+        with pytest.raises(ValueError, match=f"length={grid.length}"):
+            fn()

@@ -222,8 +222,7 @@ class ESPCN:
         threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
         n = len(x)
         if threads == 1 or n < SHARD_MIN_BATCH:
-            y, cache = self.forward_train(x)
-            return mse_loss(y, target), self.backward(mse_loss_backward(y, target), cache)
+            return self._loss_and_grads_here(x, target)
         bounds = [n * i // threads for i in range(threads + 1)]
         parts = [(x[a:b], target[a:b]) for a, b in zip(bounds, bounds[1:])]
         with _blas_controller().limit(limits=1):
@@ -232,10 +231,14 @@ class ESPCN:
         grads = {k: sum(len(p[0]) / n * r[1][k] for p, r in zip(parts, results)) for k in results[0][1]}
         return loss, {k: v.astype(self.params[k].dtype, copy=False) for k, v in grads.items()}
 
-    def _shard(self, x, target):
-        set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core
+    def _loss_and_grads_here(self, x, target):
+        """loss_and_grads on the calling thread."""
         y, cache = self.forward_train(x)
         return mse_loss(y, target), self.backward(mse_loss_backward(y, target), cache)
+
+    def _shard(self, x, target):
+        set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core
+        return self._loss_and_grads_here(x, target)
 
     def _check_input(self, x):
         x = as_float_array(x, "x", ndim=4, shape_doc=f"(N, {self.config.channels}, H, W)")

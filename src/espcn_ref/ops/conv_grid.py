@@ -98,6 +98,7 @@ class Grid(NamedTuple):
 
 def to_grid(x: np.ndarray, grid: Grid) -> np.ndarray:
     """x: (N, C, H, W) -> grid (length, C), zero on the padding."""
+    _check_images(x, grid)
     g = np.zeros((grid.length, x.shape[1]), dtype=x.dtype)
     grid.body(g)[:, : grid.h, : grid.w, :] = x.transpose(0, 2, 3, 1)
     return g
@@ -105,7 +106,38 @@ def to_grid(x: np.ndarray, grid: Grid) -> np.ndarray:
 
 def from_grid(g: np.ndarray, grid: Grid) -> np.ndarray:
     """grid (length, C) -> (N, C, H, W), C-contiguous."""
+    _check_grid_array(g, grid, "g")
     return np.ascontiguousarray(grid.body(g)[:, : grid.h, : grid.w, :].transpose(0, 3, 1, 2))
+
+
+def empty_grid(grid: Grid, channels: int, dtype) -> np.ndarray:
+    """An uninitialised (length, channels) grid whose margins are zero."""
+    g = np.empty((grid.length, channels), dtype=dtype)
+    g[: grid.front] = 0
+    g[grid.length - grid.front :] = 0
+    return g
+
+
+def clear_padding(g: np.ndarray, grid: Grid) -> np.ndarray:
+    """Zero every row of grid g (length, C) that is not a pixel (padding and margins), in place; returns g."""
+    g[: grid.front] = 0
+    g[grid.length - grid.front :] = 0
+    body = grid.body(g)
+    body[:, grid.h :] = 0
+    body[:, :, grid.w :] = 0
+    return g
+
+
+def _check_grid_array(g, grid: Grid, name: str) -> None:
+    if not isinstance(g, np.ndarray) or g.ndim != 2 or g.shape[0] != grid.length:
+        raise ValueError(f"{name} must be a (length={grid.length}, C) grid array, got "
+                         f"{getattr(g, 'shape', type(g).__name__)}")
+
+
+def _check_images(x, grid: Grid) -> None:
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or (x.shape[0], x.shape[2], x.shape[3]) != (grid.n, grid.h, grid.w):
+        raise ValueError(f"x must be (N, C, H, W) = ({grid.n}, C, {grid.h}, {grid.w}) for this grid, got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
 
 
 def tap_weights(w: np.ndarray) -> np.ndarray:
@@ -129,8 +161,7 @@ def shifted_gemm(src: np.ndarray, shifts, mats: np.ndarray, dst: np.ndarray, gri
 
 def _check_grid_conv(g, w, grid: Grid) -> int:
     """Shapes and dtypes the grid engine needs; returns the kernel size k."""
-    if g.ndim != 2 or g.shape[0] != grid.length:
-        raise ValueError(f"g must be a (length={grid.length}, C) grid, got shape {g.shape}")
+    _check_grid_array(g, grid, "g")
     if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[1] != g.shape[1]:
         raise ValueError(f"w must be (C_out, {g.shape[1]}, k, k) for a grid of {g.shape[1]} channels, got {w.shape}")
     if w.dtype != g.dtype:
@@ -146,9 +177,7 @@ def conv_grid(g: np.ndarray, w: np.ndarray, grid: Grid, b=None) -> np.ndarray:
     on the padding rows inside the images, zero on the margins.
     """
     k = _check_grid_conv(g, w, grid)
-    y = np.empty((grid.length, w.shape[0]), dtype=g.dtype)
-    y[: grid.front] = 0
-    y[grid.length - grid.front :] = 0
+    y = empty_grid(grid, w.shape[0], g.dtype)
     bias = None if b is None else np.asarray(b, dtype=g.dtype)
     shifted_gemm(g, grid.taps(k), tap_weights(w), y, grid, bias)
     return y
@@ -179,9 +208,7 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
     if need_dx:
         # gather form: tap t of the forward becomes shift -s with w[:, :, a, b] (C_out, C_in)
         flipped = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(k * k, C_out, C_in)
-        dx = np.empty((grid.length, C_in), dtype=g.dtype)
-        dx[: grid.front] = 0
-        dx[grid.length - grid.front :] = 0
+        dx = empty_grid(grid, C_in, g.dtype)
         shifted_gemm(dy, [-s for s in shifts], flipped, dx, grid)
     return dx, dw, db
 
@@ -247,9 +274,8 @@ def im2col_grid(x: np.ndarray, k: int, grid: Grid) -> np.ndarray:
     x: (N, C, H, W) with (N, H, W) = (grid.n, grid.h, grid.w); zero padding k//2.
     Rows on the grid's padding and margins are zero.
     """
-    out = np.empty((grid.length, x.shape[1] * k * k), dtype=x.dtype)
-    out[: grid.front] = 0
-    out[grid.length - grid.front :] = 0
+    _check_images(x, grid)
+    out = empty_grid(grid, x.shape[1] * k * k, x.dtype)
     _im2col_grid(np.ascontiguousarray(x), k, grid.front, grid.image, grid.row, out)
     return out
 
@@ -268,82 +294,42 @@ def im2col_grid_reference(x: np.ndarray, k: int, grid: Grid) -> np.ndarray:
     return out
 
 
-# --- activation on a grid, zeroing the padding ------------------------------------
-
-
-@njit(cache=True, inline="always")
-def _image_rows(g, front, image, row):
-    """How many image rows (padding rows included) grid g holds."""
-    return (g.shape[0] - 2 * front) // image * (image // row)
-
-
-@njit(cache=True, inline="always")
-def _locate_row(ni, front, image, row):
-    """Image row number ni -> (i, the grid row of its pixel j = 0)."""
-    rows = image // row
-    return ni % rows, front + (ni // rows) * image + (ni % rows) * row
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _act_backward_grid(dh, act, relu, h, w, front, image, row, dz):
-    """dz = dh * phi'(.) on pixels, 0 on padding rows. act: phi's output (length, C)."""
-    C = dh.shape[1]
-    for ni in prange(_image_rows(dh, front, image, row)):
-        i, base = _locate_row(ni, front, image, row)
-        for j in range(row):
-            keep = i < h and j < w
-            for c in range(C):
-                a = act[base + j, c]
-                d = (dh[base + j, c] if a > 0 else 0.0) if relu else dh[base + j, c] * (1 - a * a)
-                dz[base + j, c] = d if keep else 0.0
+# --- activation on a grid: the flat kernels, then the padding cleared ---------------
 
 
 def act_grid(z: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
     """phi(z), eq. (1)-(2), in place on a grid; the padding rows become 0 again.
 
-    z: (length, C) grid (zero margins, junk allowed on the padding rows);
-    activation: "tanh" or "relu". Returns z. The elementwise kernels of
-    :mod:`.activations` run over the whole buffer (flat, vectorised), then
-    the padding is cleared: phi(0) = 0 keeps the margins zero.
+    z: (length, C) grid (junk allowed off the pixels); activation: "tanh" or
+    "relu". Returns z. The elementwise kernels of :mod:`.activations` run
+    over the whole buffer (flat, vectorised), then the padding is cleared.
     """
+    _check_grid_array(z, grid, "z")
     ACTIVATIONS[activation][0](z, out=z)
-    return _zero_padding(z, grid)
+    return clear_padding(z, grid)
 
 
 def act_backward_grid(dh: np.ndarray, act: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
     """dL/dz from dL/dh = dh and the forward's output act = phi(z); 0 on the padding.
 
-    dh, act: (length, C) grids (dh may be junk on the padding). For relu,
-    [z > 0] = [phi(z) > 0], so the output is all the backward needs.
+    dh, act: (length, C) grids (dh may be junk off the pixels). The backward kernels of :mod:`.activations` run flat, then
+    the padding is cleared. For relu, [z > 0] = [phi(z) > 0], so the output
+    is all the backward needs.
     """
-    dz = np.empty_like(dh)
-    dz[: grid.front] = 0
-    dz[grid.length - grid.front :] = 0
-    _act_backward_grid(dh, act, activation == "relu", grid.h, grid.w, grid.front, grid.image, grid.row, dz)
-    return dz
+    _check_grid_array(dh, grid, "dh")
+    return clear_padding(ACTIVATIONS[activation][1](dh, act), grid)
 
 
-# --- reference twins of the grid kernels ----------------------------------------------
-
-
-def _zero_padding(g: np.ndarray, grid: Grid) -> np.ndarray:
-    body = grid.body(g)
-    body[:, grid.h :] = 0
-    body[:, :, grid.w :] = 0
-    return g
+# --- reference twins of the activations on a grid --------------------------------------
 
 
 def act_grid_reference(z: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
     """:func:`act_grid` with NumPy's tanh / maximum, on a copy."""
     out = np.tanh(z) if activation == "tanh" else np.where(z < 0, 0, z).astype(z.dtype)
-    out[: grid.front] = 0
-    out[grid.length - grid.front :] = 0
-    return _zero_padding(out, grid)
+    return clear_padding(out, grid)
 
 
 def act_backward_grid_reference(dh: np.ndarray, act: np.ndarray, activation: str, grid: Grid) -> np.ndarray:
     """:func:`act_backward_grid` as NumPy expressions."""
     dz = dh * (1 - act * act) if activation == "tanh" else np.where(act > 0, dh, 0).astype(dh.dtype)
-    dz[: grid.front] = 0
-    dz[grid.length - grid.front :] = 0
-    return _zero_padding(dz, grid)
+    return clear_padding(dz, grid)
