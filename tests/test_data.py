@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from espcn_ref import data
 from espcn_ref.data.io import _normalise_image
-from espcn_ref.data.patches import _dihedral
+from espcn_ref.data.patches import _dihedral, random_dihedral
 from espcn_ref.data import (
     bicubic_upscale,
     extract_patches,
@@ -339,6 +339,29 @@ def test_augmentation_is_seeded_and_consistent(rng):
         ks = [k for k in range(8) if np.array_equal(_dihedral(plain_hr[p, 0], k), a_hr[p, 0])]
         assert len(ks) == 1 and np.array_equal(_dihedral(plain_lr[p, 0], ks[0]), a_lr[p, 0])
     assert not np.array_equal(a_hr, plain_hr)  # seed 7 transforms at least one of the 6
+
+
+def test_random_dihedral_draws_all_eight_and_pairs_match(rng):
+    """Online augmentation: every pair gets one transform, the same for LR and HR; all 8 occur."""
+    r, P = 2, 64
+    lr = rng.uniform(size=(P, 1, 5, 5)).astype(np.float32)
+    hr = np.repeat(np.repeat(lr, r, axis=2), r, axis=3)  # HR = LR upsampled: transforms commute
+    a_lr, a_hr = random_dihedral(lr.copy(), hr.copy(), np.random.default_rng(3))
+    seen = set()
+    for p in range(P):
+        ks = [k for k in range(8) if np.array_equal(_dihedral(lr[p, 0], k), a_lr[p, 0])]
+        assert len(ks) == 1  # random 5x5 patches: the 8 transforms differ
+        np.testing.assert_array_equal(_dihedral(hr[p, 0], ks[0]), a_hr[p, 0])
+        seen.add(ks[0])
+    assert seen == set(range(8))
+    b_lr, _ = random_dihedral(lr.copy(), hr.copy(), np.random.default_rng(3))
+    np.testing.assert_array_equal(a_lr, b_lr)
+    with pytest.raises(ValueError, match="square"):
+        random_dihedral(lr[..., :4].copy(), hr[..., :8].copy(), rng)
+    with pytest.raises(ValueError, match="same P"):
+        random_dihedral(lr, hr[:3], rng)
+    with pytest.raises(TypeError, match="Generator"):
+        random_dihedral(lr, hr, 3)
 
 
 def test_extract_patches_bad_input(rng):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from espcn_ref.data import sample_images
-from espcn_ref.evaluate import evaluate_images
+from espcn_ref.evaluate import evaluate_images, protocol_pair
 from espcn_ref.model import load_model
 from espcn_ref.optim import SGD, Adam
-from espcn_ref.train import TrainConfig, next_lr, split_images, train
+from espcn_ref.train import TrainConfig, next_lr, split_images, train, validation_psnr
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,19 @@ def test_smoke_training_reduces_loss_and_beats_bicubic(tmp_path):
     assert rows[0].startswith("epoch,lr,train_loss,val_psnr") and len(rows) == 13
 
 
+def test_logged_validation_psnr_is_the_protocol_psnr(tmp_path, small_images):
+    """The per-epoch validation score (pairs made once per run) is exactly what
+    evaluate_images reports for the held-out images with the saved best model."""
+    state = train(TrainConfig(scale=2, epochs=2, seed=1, val_fraction=0.5), small_images, tmp_path, progress=False)
+    val = {name: small_images[name] for name in state["val"]}
+    assert len(val) == 2
+    best = load_model(tmp_path / "model.npz")
+    assert evaluate_images(best, val, 2)["psnr"] == state["best_psnr"]
+    pairs = {n: protocol_pair(img, 2) for n, img in sorted(val.items())}
+    assert validation_psnr(best, pairs, 2) == state["best_psnr"]
+    assert validation_psnr(best, pairs, 2) != evaluate_images("bicubic", val, 2)["psnr"]
+
+
 def test_same_seed_same_result_other_seed_differs(tmp_path, small_images):
     cfg = TrainConfig(scale=2, epochs=2, seed=3)
     train(cfg, small_images, tmp_path / "a", progress=False)
@@ -52,10 +65,19 @@ def test_same_seed_same_result_other_seed_differs(tmp_path, small_images):
     assert not np.array_equal(a["conv1.weight"], c["conv1.weight"])
 
 
-@pytest.mark.parametrize("recipe, stop_at", [("fast", 5), ("paper", 8), ("fast", 10)])  # 4 steps an epoch
-def test_resume_equals_uninterrupted_run(tmp_path, small_images, recipe, stop_at):
+def test_online_augmentation_changes_the_batches(tmp_path, small_images):
+    """--augment-online draws new transforms: same seed and data, other weights than without it."""
+    train(TrainConfig(scale=2, epochs=1, seed=3), small_images, tmp_path / "a", progress=False)
+    train(TrainConfig(scale=2, epochs=1, seed=3, augment_online=True), small_images, tmp_path / "b", progress=False)
+    a, b = _params(tmp_path / "a"), _params(tmp_path / "b")
+    assert not np.array_equal(a["conv1.weight"], b["conv1.weight"])
+
+
+@pytest.mark.parametrize("recipe, stop_at, online", [("fast", 5, False), ("paper", 8, False),
+                                                     ("fast", 10, False), ("fast", 6, True)])  # 4 steps an epoch
+def test_resume_equals_uninterrupted_run(tmp_path, small_images, recipe, stop_at, online):
     """Stop mid-epoch (or at an epoch boundary), resume: bit-identical to one run."""
-    cfg = TrainConfig(scale=2, epochs=3, recipe=recipe, batch_size=8, seed=5, augment=True)
+    cfg = TrainConfig(scale=2, epochs=3, recipe=recipe, batch_size=8, seed=5, augment=True, augment_online=online)
     full = train(cfg, small_images, tmp_path / "full", progress=False)
     part = train(cfg, small_images, tmp_path / "part", progress=False, stop_after_steps=stop_at)
     assert part["status"] == "paused" and part["epoch"] * 100 + part["step"] < full["epoch"] * 100

@@ -70,6 +70,7 @@ def cmd_train(a) -> int:
     print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
+                      augment_online=a.augment_online,
                       degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)
@@ -184,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stride", type=int, default=None, help="LR patch stride (default: --patch, each HR pixel once)")
     t.add_argument("--degradation", choices=["bicubic", "gaussian"], default="bicubic",
                    help="how LR images are made: MATLAB bicubic (the tables) or Gaussian blur + subsample")
-    t.add_argument("--augment", action="store_true", help="random flips and 90-degree rotations")
+    t.add_argument("--augment", action="store_true",
+                   help="one random flip or 90-degree rotation per sub-image, drawn once at extraction")
+    t.add_argument("--augment-online", action="store_true",
+                   help="a fresh random flip or 90-degree rotation each time a sub-image enters a batch")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--patience", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)

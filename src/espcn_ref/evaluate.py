@@ -65,13 +65,29 @@ def upscale_y(method, lr_y, r: int) -> np.ndarray:
     return method.forward(x)[0, 0]
 
 
+def protocol_pair(hr_img, r: int, degradation: str = "bicubic"):
+    """Protocol steps 1-4 for one image: (lr, gt).
+
+    hr_img: uint8 (H, W[, 3]). lr: (h, w) float32, the network's input;
+    gt: (h r, w r) uint8, exactly the modcropped Y the output is scored against.
+    """
+    lr, hr = make_lr_hr_pair(rgb_to_y_uint8(hr_img), r, degradation)
+    return lr, to_uint8(hr)
+
+
+def score_y(method, lr, gt, r: int, with_ssim: bool = True) -> dict:
+    """Protocol steps 5-6: upscale lr (h, w), round to uint8, score against gt
+    (h r, w r) uint8 with r pixels shaved: {"psnr"[, "ssim"]}."""
+    sr = to_uint8(upscale_y(method, lr, r))
+    scores = {"psnr": psnr(gt, sr, shave=r)}
+    if with_ssim:
+        scores["ssim"] = ssim(gt, sr, shave=r)
+    return scores
+
+
 def evaluate_image(method, hr_img, r: int, degradation: str = "bicubic") -> dict:
     """PSNR / SSIM of one image on Y with r pixels shaved. hr_img: uint8 (H, W[, 3])."""
-    y_hr = rgb_to_y_uint8(hr_img)
-    lr, hr = make_lr_hr_pair(y_hr, r, degradation)
-    sr = to_uint8(upscale_y(method, lr, r))
-    gt = to_uint8(hr)  # exactly the modcropped uint8 Y
-    return {"psnr": psnr(gt, sr, shave=r), "ssim": ssim(gt, sr, shave=r)}
+    return score_y(method, *protocol_pair(hr_img, r, degradation), r)
 
 
 def evaluate_images(method, images: dict, r: int, progress=None, degradation: str = "bicubic") -> dict:

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import extract_patches, make_lr_hr_pair, rgb_to_y_uint8
-from .evaluate import evaluate_images
+from .data import extract_patches, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
+from .evaluate import protocol_pair, score_y
 from .model import ESPCN, ESPCNConfig, ModelFormatError, read_npz, save_npz_atomic
 from .optim import SGD, Adam
 
@@ -54,7 +54,8 @@ class TrainConfig:
     batch_size: int = 16
     patch: int = 17  # LR sub-image size; HR is 17 r (Sec. 3.2)
     stride: int | None = None  # LR stride; None = patch: each HR pixel once (Sec. 3.2)
-    augment: bool = False  # flips / 90-degree rotations
+    augment: bool = False  # one random flip / 90-degree rotation per sub-image, fixed at extraction
+    augment_online: bool = False  # a fresh random flip / rotation each time a sub-image enters a batch
     degradation: str = "bicubic"  # "bicubic" (the tables' protocol) or "gaussian"
     val_fraction: float = 0.1  # held-out training images for model selection
     seed: int = 0
@@ -174,6 +175,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     model = ESPCN(config=ESPCNConfig(scale=cfg.scale, activation=cfg.activation), rng=rng, init=cfg.init)
     train_imgs, val_imgs = split_images(images, cfg.val_fraction, rng)
     lr_p, hr_p = build_patches(train_imgs, cfg, rng)
+    val_pairs = {name: protocol_pair(img, cfg.scale, cfg.degradation) for name, img in sorted(val_imgs.items())}
     opt = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "loss_sum": 0.0, "lr": cfg.initial_lr, "prev_loss": math.inf,
              "best_psnr": -math.inf, "best_epoch": -1, "history": [], "elapsed": 0.0,
@@ -196,7 +198,10 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
             opt.lr = state["lr"]
             while state["step"] < steps_per_epoch:
                 idx = perm[state["step"] * cfg.batch_size : (state["step"] + 1) * cfg.batch_size]
-                loss, grads = model.loss_and_grads(lr_p[idx], hr_p[idx])  # eq. (5) and its gradients
+                x, y = lr_p[idx], hr_p[idx]  # copies
+                if cfg.augment_online:
+                    random_dihedral(x, y, rng)
+                loss, grads = model.loss_and_grads(x, y)  # eq. (5) and its gradients
                 opt.step(model.params, grads)
                 state["loss_sum"] += loss * len(idx)
                 state["step"] += 1
@@ -210,7 +215,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
                     _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
                     return _close(bar, state, "interrupted" if stop.requested else "paused")
             state["elapsed"] = time.perf_counter() - t_start
-            _end_epoch(cfg, model, state, val_imgs, out, bar)
+            _end_epoch(cfg, model, state, val_pairs, out, bar)
             perm = None
             _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
     state["finished"] = True
@@ -219,10 +224,16 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     return _close(bar, state, "finished")
 
 
-def _end_epoch(cfg, model, state, val_imgs, out, bar):
+def validation_psnr(model: ESPCN, val_pairs: dict, r: int) -> float:
+    """Mean PSNR over the held-out images, scored as :func:`..evaluate.evaluate_images`
+    scores them (the same number), from their (lr, gt) pairs made once per run."""
+    return float(np.mean([score_y(model, lr, gt, r, with_ssim=False)["psnr"] for lr, gt in val_pairs.values()]))
+
+
+def _end_epoch(cfg, model, state, val_pairs, out, bar):
     """Validation, model selection, learning-rate schedule, log."""
     loss = state["loss_sum"] / state["patches"]
-    val = evaluate_images(model, val_imgs, cfg.scale, degradation=cfg.degradation)["psnr"] if val_imgs else -loss
+    val = validation_psnr(model, val_pairs, cfg.scale) if val_pairs else -loss
     epoch = state["epoch"]
     if val > state["best_psnr"]:
         state["best_psnr"], state["best_epoch"] = val, epoch

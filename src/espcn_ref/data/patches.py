@@ -106,9 +106,27 @@ def extract_patches(lr, hr, r, size=17, stride=None, rng=None, augment=False):
     hr_p = win(hr, (size * r, size * r))[::stride * r, ::stride * r].reshape(P, 1, size * r, size * r)
     lr_p, hr_p = lr_p.astype(np.float32), hr_p.astype(np.float32)  # copies, row-major like patch_origins
     if augment:
-        ks = rng.integers(0, 8, size=P)
-        for k in range(1, 8):
-            sel = ks == k
-            lr_p[sel] = _dihedral(lr_p[sel], k)
-            hr_p[sel] = _dihedral(hr_p[sel], k)
+        random_dihedral(lr_p, hr_p, rng)
+    return lr_p, hr_p
+
+
+def random_dihedral(lr_p, hr_p, rng):
+    """Give each sub-image pair one of the 8 flips / 90-degree rotations, in place.
+
+    lr_p: (P, C, s, s), hr_p: (P, C, s r, s r), writable and square; the same
+    transform for both arrays of a pair, drawn uniformly from ``rng`` (a
+    numpy.random.Generator: one draw of P integers). Returns (lr_p, hr_p).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if lr_p.ndim != 4 or hr_p.ndim != 4 or len(lr_p) != len(hr_p):
+        raise ValueError(f"lr_p and hr_p must be (P, C, s, s) and (P, C, s r, s r) with the same P, "
+                         f"got {lr_p.shape} and {hr_p.shape}")
+    if lr_p.shape[-1] != lr_p.shape[-2] or hr_p.shape[-1] != hr_p.shape[-2]:
+        raise ValueError(f"sub-images must be square to rotate, got {lr_p.shape} and {hr_p.shape}")
+    ks = rng.integers(0, 8, size=len(lr_p))
+    for k in range(1, 8):
+        sel = ks == k
+        lr_p[sel] = _dihedral(lr_p[sel], k)
+        hr_p[sel] = _dihedral(hr_p[sel], k)
     return lr_p, hr_p
