@@ -212,7 +212,27 @@ def w_upsampling_forms(quick):
         "transposed": _median_time(lambda: transposed_conv2d(x, w_t, 3, 3), 3),
         "fractional_stride": _median_time(lambda: fractional_stride_conv2d(x, w_t, 3, 3), 3),
     }
-    return {"size": [32, H, W], "seconds": times, "macs": upsampling_cost(1, 32, 1, H, W, 3, 9)}
+    out = {"size": [32, H, W], "seconds": times, "macs": upsampling_cost(1, 32, 1, H, W, 3, 9)}
+    try:
+        import torch
+    except ImportError:
+        return out
+    torch.set_num_threads(_threads())
+    F = torch.nn.functional
+    xt, wst, wtt = torch.from_numpy(x), torch.from_numpy(w_s), torch.from_numpy(w_t)
+    assert crop == 0  # k_s = 9, r = 3, padding 3: LR padding 1, nothing to crop
+
+    def t_subpixel():  # PyTorch's own sub-pixel form: conv2d + pixel_shuffle
+        return F.pixel_shuffle(F.conv2d(xt, wst, padding=lp), 3)
+
+    def t_transposed():
+        return F.conv_transpose2d(xt, wtt, stride=3, padding=3)
+
+    with torch.no_grad():
+        out["torch_seconds"] = {"subpixel": _median_time(t_subpixel, 3), "transposed": _median_time(t_transposed, 3)}
+        ref = transposed_conv2d(x, w_t, 3, 3)
+        out["torch_max_abs_diff"] = max(float(np.max(np.abs(f().numpy() - ref))) for f in (t_subpixel, t_transposed))
+    return out
 
 
 WORKLOADS = {
@@ -305,9 +325,13 @@ def report(res):
     s, m = u["seconds"], u["macs"]
     print(f"\nupsampling forms on {u['size'][0]}x{u['size'][1]}x{u['size'][2]}, r = 3, k_s = 9: "
           "time ratio to sub-pixel (multiply-add ratio)")
+    ts = u.get("torch_seconds", {})
     for name in ("subpixel", "transposed", "fractional_stride"):
+        torch_col = (f"   PyTorch {1e3 * ts[name]:6.1f} ms {ts[name] / ts['subpixel']:5.1f}x" if name in ts else "")
         print(f"    {name:18s} {1e3 * s[name]:8.1f} ms   {s[name] / s['subpixel']:5.1f}x   "
-              f"({m[name] / m['subpixel']:.0f}x)")
+              f"({m[name] / m['subpixel']:.0f}x){torch_col}")
+    if ts:
+        print(f"    (PyTorch's two forms agree with ours within {u['torch_max_abs_diff']:.1e})")
 
 
 if __name__ == "__main__":

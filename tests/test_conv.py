@@ -1,5 +1,7 @@
 """conv2d (cross-correlation, PyTorch semantics): fast vs loops, gradients, adjoint."""
 
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -103,6 +105,40 @@ def test_cross_correlation_not_convolution():
     w[0, 0, 0, 0] = 1.0
     y = conv2d(x, w, padding=1)
     assert y[0, 0, 2, 2] == x[0, 0, 1, 1]
+
+
+@given(conv_case(), st.booleans())
+def test_shifted_path_matches_reference(case, float32):
+    """The stride-1 shifted-GEMM path, forced on for every size, forward and backward."""
+    import espcn_ref.ops.conv as mod
+
+    x, w, b, _, p = case
+    if float32:
+        x, w, b = x.astype(np.float32), w.astype(np.float32), None if b is None else b.astype(np.float32)
+    dy = np.random.default_rng(1).standard_normal(conv2d_reference(x, w, b, 1, p).shape).astype(x.dtype)
+    with patch.object(mod, "SHIFTED_MIN_COLS", 0):
+        y = conv2d(x, w, b, 1, p)
+        grads = conv2d_backward(dy, x, w, 1, p)
+    assert y.dtype == x.dtype and y.flags.c_contiguous
+    tol = {"rtol": 1e-4, "atol": 1e-4} if float32 else {}  # float32: summation order differs
+    assert_close(y, conv2d_reference(x, w, b, 1, p), what="shifted conv2d", **tol)
+    for name, ours, ref in zip("dx dw db".split(), grads, conv2d_backward_reference(dy, x, w, 1, p)):
+        assert_close(ours, ref, what=f"shifted conv2d {name}", **tol)
+
+
+def test_large_stride1_conv_takes_the_shifted_path(rng):
+    """An image of 2 x 40 x 36 with a 3x3 kernel is past the threshold: the path the
+    upsampling bench uses, checked against the loops (views in, padding 2 > k // 2)."""
+    import espcn_ref.ops.conv as mod
+
+    x = rng.standard_normal((2, 8, 80, 36)).astype(np.float32)[:, :, ::2]
+    w = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    geom, OH, OW = mod._conv_geometry(x.shape, w.shape, 1, 2)
+    assert mod._takes_shifted_path(x.shape, w.shape, geom, OH, OW)
+    assert not mod._takes_shifted_path(x.shape, w.shape, (3, 3, 2, 1, 2, 2), OH, OW)  # stride 2
+    ref = conv2d_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, 2)
+    assert_close(conv2d(x, w, b, 1, 2), ref, rtol=1e-4, atol=1e-4, what="shifted conv2d, big")
 
 
 def test_views_and_mixed_dtype(rng):

@@ -14,8 +14,19 @@ Backward, with dy = dL/dy of shape (N, C_out, OH, OW)::
     dw[o, c, a, b] = sum_{n, oh, ow} dy[n, o, oh, ow] * x[n, c, oh*s_h - p_h + a, ow*s_w - p_w + b]
     dx             = the same sums scattered back: a transposed convolution of dy
 
-Fast path: im2col (a Numba gather) + one BLAS GEMM per block of output rows;
-the backward is the same GEMMs transposed plus col2im (a Numba scatter-add).
+Fast paths:
+
+* stride 1 on images big enough (:func:`_forward_shifted`): no im2col at
+  all. Each padded image is flattened to a (C_in, Hp Wp) matrix; the output
+  pixel (oh, ow) sits at column q = oh Wp + ow and its tap (a, b') reads
+  column q + a Wp + b'. So every tap is one GEMM of w[:, :, a, b'] with a
+  shifted window of columns, accumulated in place (``ops.blas.gemm``,
+  beta = 1). The Wp - OW columns at the end of each output row read across
+  the row's end; they are computed and dropped.
+* otherwise im2col (a Numba gather) + one BLAS GEMM per block of output rows.
+
+The backward is the im2col GEMMs transposed, plus col2im (a Numba
+scatter-add) or, at stride 1, a convolution of dy with the flipped kernel.
 The reference twins at the bottom are the formulas above as loops.
 """
 
@@ -26,7 +37,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
+from .blas import gemm
 from .im2col import col2im_block, im2col_block, row_blocks
+
+# Stride-1 convs whose im2col of one image would hold at least this many
+# values take the shifted-GEMM path: its GEMMs are then big enough to pay
+# for one BLAS call per tap and image.
+SHIFTED_MIN_COLS = 1 << 16
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
@@ -99,6 +116,42 @@ def _forward(x, w, b, geom, OH, OW, keep_cols):
     return y, tuple(kept)
 
 
+def _forward_shifted(x, w, b, geom, OH, OW):
+    """Stride 1 without im2col: one accumulating GEMM per tap and image.
+
+    x: (N, C_in, H, W), w: (C_out, C_in, k_h, k_w), b: (C_out,) or None.
+    With Hp = H + 2 p_h, Wp = W + 2 p_w and xp[n] the zero-padded image
+    flattened to (C_in, Hp Wp) (plus k_w - 1 zeros, read by the last row's
+    dropped columns)::
+
+        y_wide[n][:, q] = b + sum_{a, b'} w[:, :, a, b'] @ xp[n][:, q + a Wp + b'],  q < OH Wp
+        y[n, :, oh, ow] = y_wide[n][:, oh Wp + ow]                                  ow < OW
+
+    Returns y: (N, C_out, OH, OW), C-contiguous.
+    """
+    kh, kw, _, _, ph, pw = geom
+    N, C_in, H, W = x.shape
+    C_out = w.shape[0]
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    L = OH * Wp  # output columns per image, OW of every Wp kept
+    xp = np.zeros((N, C_in, Hp * Wp + kw - 1), dtype=x.dtype)
+    xp[:, :, : Hp * Wp].reshape(N, C_in, Hp, Wp)[:, :, ph : ph + H, pw : pw + W] = x
+    taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))  # (k_h, k_w, C_out, C_in)
+    y_wide = np.empty((N, C_out, L), dtype=x.dtype)
+    y_wide[...] = 0 if b is None else b[:, None]
+    for n in range(N):
+        for a in range(kh):
+            for bb in range(kw):
+                s = a * Wp + bb
+                gemm(taps[a, bb], xp[n, :, s : s + L], y_wide[n], accumulate=True)
+    return np.ascontiguousarray(y_wide.reshape(N, C_out, OH, Wp)[:, :, :, :OW])
+
+
+def _takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
+    kh, kw, sh, sw = geom[:4]
+    return sh == 1 and sw == 1 and x_shape[1] * kh * kw * OH * OW >= SHIFTED_MIN_COLS
+
+
 def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     """Cross-correlation ``W * x + b``, the convolution of eq. (1)-(3).
 
@@ -109,6 +162,8 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     """
     x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
     b = check_bias(b, w.shape[0], x.dtype)
+    if _takes_shifted_path(x.shape, w.shape, geom, OH, OW):
+        return _forward_shifted(x, w, b, geom, OH, OW)
     return _forward(x, w, b, geom, OH, OW, keep_cols=False)[0]
 
 
