@@ -107,10 +107,10 @@ def test_conv_grid_matches_the_conv2d_spec(case):
         assert not y[: grid.front].any() and not y[grid.length - grid.front :].any()
 
 
-@pytest.mark.parametrize("stack_below", [0, 100], ids=["dw-per-tap", "dw-stacked"])
+@pytest.mark.parametrize("stack_below", [0, 100], ids=["per-tap", "stacked"])
 @given(case=grid_case())
 def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
-    """Both forms of dw: per-tap GEMMs, and one wide GEMM (few output channels)."""
+    """Both forms of the backward: per-tap GEMMs, and a stack of shifted dy (few output channels)."""
     grid, x, w, g = case
     k = w.shape[2]
     dy = g.standard_normal((x.shape[0], w.shape[0], x.shape[2], x.shape[3]))
@@ -120,9 +120,12 @@ def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
             mp.setattr(cg, "CHUNK_ROWS", rows)
             mp.setattr(cg, "STACK_BELOW", stack_below)
             dx, dw, db = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid)
+            no_dx = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid, need_dx=False)
         assert_close(cg.from_grid(dx, grid), want[0], what="dx")
         assert_close(dw, want[1], what="dw")
         assert_close(db, want[2], what="db")
+        assert no_dx[0] is None
+        assert_close(no_dx[1], want[1], what="dw without dx")
 
 
 def test_backward_needs_zero_padding_in_dy():

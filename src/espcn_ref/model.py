@@ -363,7 +363,7 @@ def pretrained(scale: int = 3) -> ESPCN:
 
 
 # A batch this large or larger is split across threads by ESPCN.loss_and_grads.
-SHARD_MIN_BATCH = 32
+SHARD_MIN_BATCH = 16
 
 
 @functools.lru_cache(maxsize=None)

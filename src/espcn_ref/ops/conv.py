@@ -148,6 +148,7 @@ def _forward_shifted(x, w, b, geom, OH, OW):
 
 
 def _takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
+    """Stride 1 and one image's im2col would hold >= SHIFTED_MIN_COLS values."""
     kh, kw, sh, sw = geom[:4]
     return sh == 1 and sw == 1 and x_shape[1] * kh * kw * OH * OW >= SHIFTED_MIN_COLS
 

@@ -30,8 +30,9 @@ layer. The backward is the same sums transposed:
 dx is a gather too (the flipped kernel), so every output row has a single
 writer and the work splits into independent chunks of rows. dw is nine GEMMs
 with the long inner dimension; for a layer with few output channels (the
-last, r^2 of them) one GEMM against nine shifted copies of dy side by side
-is faster (:func:`_weight_grad_stacked`).
+last, r^2 of them) nine shifted copies of dy side by side give dw in one
+GEMM, and dx in one GEMM with nine times the inner dimension
+(:func:`_backward_stacked`).
 
 The first layer has one input channel: nine-or-more GEMMs with an inner
 dimension of 1 would be slow, so it gathers its k*k taps into a thin
@@ -51,8 +52,8 @@ from .blas import gemm
 # Rows of the grid per GEMM call: big enough that a call's overhead (~10 us)
 # is small, small enough that a chunk of a 64-channel map (4 MiB) stays in cache.
 CHUNK_ROWS = 16384
-# Layers with fewer output channels than this get dw from one wide GEMM (:func:`_weight_grad_stacked`).
-STACK_BELOW = 16
+# Layers with fewer output channels than this get dw and dx from a stack of shifted dy (:func:`_backward_stacked`).
+STACK_BELOW = 64
 
 
 class Grid(NamedTuple):
@@ -195,36 +196,46 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
     if dy.shape != (grid.length, C_out) or dy.dtype != g.dtype:
         raise ValueError(f"dy must be a ({grid.length}, {C_out}) {g.dtype} grid, got {dy.shape} {dy.dtype}")
     shifts = grid.taps(k)
+    # gather form of dx: tap t of the forward becomes shift -s with w[:, :, a, b] (C_out, C_in)
+    flipped = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(k * k, C_out, C_in)
+    dx = empty_grid(grid, C_in, g.dtype) if need_dx else None
     if C_out < STACK_BELOW and k > 1:
-        dw_taps = _weight_grad_stacked(dy, g, shifts, grid)
+        dw_taps = _backward_stacked(dy, g, shifts, flipped, grid, dx)
     else:
         dw_taps = np.zeros((len(shifts), C_in, C_out), dtype=g.dtype)
         for start, stop in grid.chunks():
             for t, s in enumerate(shifts):
                 gemm(g[start + s : stop + s], dy[start:stop], dw_taps[t], accumulate=True, trans_a=True)
+        if need_dx:
+            shifted_gemm(dy, [-s for s in shifts], flipped, dx, grid)
     dw = np.ascontiguousarray(dw_taps.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1))
     db = dy.sum(axis=0)
-    dx = None
-    if need_dx:
-        # gather form: tap t of the forward becomes shift -s with w[:, :, a, b] (C_out, C_in)
-        flipped = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(k * k, C_out, C_in)
-        dx = empty_grid(grid, C_in, g.dtype)
-        shifted_gemm(dy, [-s for s in shifts], flipped, dx, grid)
     return dx, dw, db
 
 
-def _weight_grad_stacked(dy, g, shifts, grid):
-    """dw_taps (T, C_in, C_out) for few output channels: one GEMM
-    g[q']^T @ [dy[q' - shifts[0]] | dy[q' - shifts[1]] | ...] over all rows q'
-    (dy is zero off the pixels, so shifting it is exact)."""
+def _backward_stacked(dy, g, shifts, flipped, grid, dx):
+    """dw_taps (T, C_in, C_out) and, if ``dx`` is given, dx, for few output
+    channels, from nine shifted copies of dy side by side (per chunk of rows)::
+
+        stack[q] = [dy[q - shifts[0]] | dy[q - shifts[1]] | ...]     (T C_out columns)
+        dw (C_in, T C_out) = sum_q g[q]^T stack[q]                   one GEMM, inner dim: rows
+        dx[q] = stack[q] @ flipped.reshape(T C_out, C_in)            one GEMM, inner dim: T C_out
+
+    dy is zero off the pixels, so shifting it is exact. Against nine GEMMs
+    per gradient, each with C_out columns, these two are far wider.
+    flipped: (T, C_out, C_in), tap t's w[:, :, a, b]; dx: (length, C_in) grid or None.
+    """
     T, C_in, C_out = len(shifts), g.shape[1], dy.shape[1]
     out = np.zeros((C_in, T * C_out), dtype=g.dtype)
+    F = flipped.reshape(T * C_out, C_in)
     for start, stop in grid.chunks():  # the first and last chunks also take the margins
         lo = 0 if start == grid.front else start
         hi = grid.length if stop == grid.length - grid.front else stop
         stack = np.empty((hi - lo, T * C_out), dtype=g.dtype)
         _shift_stack(dy, np.asarray(shifts, dtype=np.int64), lo, stack)
         gemm(g[lo:hi], stack, out, accumulate=True, trans_a=True)
+        if dx is not None:
+            gemm(stack[start - lo : stop - lo], F, dx[start:stop])
     return np.ascontiguousarray(out.reshape(C_in, T, C_out).transpose(1, 0, 2))
 
 
