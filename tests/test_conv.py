@@ -116,7 +116,7 @@ def test_shifted_path_matches_reference(case, float32):
     if float32:
         x, w, b = x.astype(np.float32), w.astype(np.float32), None if b is None else b.astype(np.float32)
     dy = np.random.default_rng(1).standard_normal(conv2d_reference(x, w, b, 1, p).shape).astype(x.dtype)
-    with patch.object(mod, "SHIFTED_MIN_COLS", 0):
+    with patch.object(mod, "SHIFTED_MIN_COLS", 0), patch.object(mod, "SHIFTED_MIN_WIDTH", 0):
         y = conv2d(x, w, b, 1, p)
         grads = conv2d_backward(dy, x, w, 1, p)
     assert y.dtype == x.dtype and y.flags.c_contiguous
@@ -127,7 +127,7 @@ def test_shifted_path_matches_reference(case, float32):
 
 
 def test_large_stride1_conv_takes_the_shifted_path(rng):
-    """An image of 2 x 40 x 36 with a 3x3 kernel is past the threshold: the path the
+    """Images of (2, 8, 40, 36) with a 3x3 kernel are past the thresholds: the path the
     upsampling bench uses, checked against the loops (views in, padding 2 > k // 2)."""
     import espcn_ref.ops.conv as mod
 
@@ -137,6 +137,8 @@ def test_large_stride1_conv_takes_the_shifted_path(rng):
     geom, OH, OW = mod._conv_geometry(x.shape, w.shape, 1, 2)
     assert mod._takes_shifted_path(x.shape, w.shape, geom, OH, OW)
     assert not mod._takes_shifted_path(x.shape, w.shape, (3, 3, 2, 1, 2, 2), OH, OW)  # stride 2
+    small = (64, 64, 17, 17)  # a batch of training patches: GEMMs of 17 x 19 columns, im2col instead
+    assert not mod._takes_shifted_path(small, (32, 64, 3, 3), (3, 3, 1, 1, 1, 1), 17, 17)
     ref = conv2d_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, 2)
     assert_close(conv2d(x, w, b, 1, 2), ref, rtol=1e-4, atol=1e-4, what="shifted conv2d, big")
 

@@ -26,7 +26,8 @@ Fast paths:
 * otherwise im2col (a Numba gather) + one BLAS GEMM per block of output rows.
 
 The backward is the im2col GEMMs transposed, plus col2im (a Numba
-scatter-add) or, at stride 1, a convolution of dy with the flipped kernel.
+scatter-add) or, at stride 1 with padding smaller than the kernel, a
+convolution of dy with the flipped kernel.
 The reference twins at the bottom are the formulas above as loops.
 """
 
@@ -40,10 +41,13 @@ from .._checks import as_float_array, check_bias, check_pair, check_weight_match
 from .blas import gemm
 from .im2col import col2im_block, im2col_block, row_blocks
 
-# Stride-1 convs whose im2col of one image would hold at least this many
-# values take the shifted-GEMM path: its GEMMs are then big enough to pay
-# for one BLAS call per tap and image.
+# Stride-1 convs take the shifted-GEMM path when one image's im2col would
+# hold at least SHIFTED_MIN_COLS values and each of its GEMMs is at least
+# SHIFTED_MIN_WIDTH columns wide (OH Wp): then the GEMMs are big enough to
+# pay for one BLAS call per tap and image. Many small images stay on im2col,
+# where the whole batch is one GEMM.
 SHIFTED_MIN_COLS = 1 << 16
+SHIFTED_MIN_WIDTH = 1024
 
 
 def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
@@ -148,9 +152,10 @@ def _forward_shifted(x, w, b, geom, OH, OW):
 
 
 def _takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
-    """Stride 1 and one image's im2col would hold >= SHIFTED_MIN_COLS values."""
-    kh, kw, sh, sw = geom[:4]
-    return sh == 1 and sw == 1 and x_shape[1] * kh * kw * OH * OW >= SHIFTED_MIN_COLS
+    """Stride 1, one image's im2col >= SHIFTED_MIN_COLS values, GEMMs >= SHIFTED_MIN_WIDTH wide."""
+    kh, kw, sh, sw, _, pw = geom
+    wide = OH * (x_shape[3] + 2 * pw) >= SHIFTED_MIN_WIDTH
+    return sh == 1 and sw == 1 and wide and x_shape[1] * kh * kw * OH * OW >= SHIFTED_MIN_COLS
 
 
 def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:

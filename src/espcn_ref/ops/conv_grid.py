@@ -29,10 +29,10 @@ layer. The backward is the same sums transposed:
 
 dx is a gather too (the flipped kernel), so every output row has a single
 writer and the work splits into independent chunks of rows. dw is nine GEMMs
-with the long inner dimension; for a layer with few output channels (the
-last, r^2 of them) nine shifted copies of dy side by side give dw in one
-GEMM, and dx in one GEMM with nine times the inner dimension
-(:func:`_backward_stacked`).
+with the long inner dimension. For layers with fewer than STACK_BELOW output
+channels (in ESPCN: conv2 with 32 and the last with r^2) nine shifted copies
+of dy side by side give dw in one GEMM, and dx in one GEMM with nine times
+the inner dimension (:func:`_backward_stacked`).
 
 The first layer has one input channel: nine-or-more GEMMs with an inner
 dimension of 1 would be slow, so it gathers its k*k taps into a thin
@@ -50,7 +50,9 @@ from .activations import ACTIVATIONS
 from .blas import gemm
 
 # Rows of the grid per GEMM call: big enough that a call's overhead (~10 us)
-# is small, small enough that a chunk of a 64-channel map (4 MiB) stays in cache.
+# is small, small enough to bound the temporaries (a chunk of a 64-channel map
+# is 4 MiB; of the stacked dy of a 32-channel layer, 18 MiB). Smaller chunks
+# measured slower on the training step.
 CHUNK_ROWS = 16384
 # Layers with fewer output channels than this get dw and dx from a stack of shifted dy (:func:`_backward_stacked`).
 STACK_BELOW = 64
@@ -214,8 +216,9 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
 
 
 def _backward_stacked(dy, g, shifts, flipped, grid, dx):
-    """dw_taps (T, C_in, C_out) and, if ``dx`` is given, dx, for few output
-    channels, from nine shifted copies of dy side by side (per chunk of rows)::
+    """Returns dw_taps (T, C_in, C_out); if ``dx`` is given, also writes dx into
+    it. For few output channels, from nine shifted copies of dy side by side
+    (per chunk of rows, in one reused buffer)::
 
         stack[q] = [dy[q - shifts[0]] | dy[q - shifts[1]] | ...]     (T C_out columns)
         dw (C_in, T C_out) = sum_q g[q]^T stack[q]                   one GEMM, inner dim: rows
@@ -228,10 +231,14 @@ def _backward_stacked(dy, g, shifts, flipped, grid, dx):
     T, C_in, C_out = len(shifts), g.shape[1], dy.shape[1]
     out = np.zeros((C_in, T * C_out), dtype=g.dtype)
     F = flipped.reshape(T * C_out, C_in)
-    for start, stop in grid.chunks():  # the first and last chunks also take the margins
+    spans = []  # (lo, hi, start, stop): the first and last chunks also take the margins
+    for start, stop in grid.chunks():
         lo = 0 if start == grid.front else start
         hi = grid.length if stop == grid.length - grid.front else stop
-        stack = np.empty((hi - lo, T * C_out), dtype=g.dtype)
+        spans.append((lo, hi, start, stop))
+    buf = np.empty((max(hi - lo for lo, hi, _, _ in spans), T * C_out), dtype=g.dtype)
+    for lo, hi, start, stop in spans:
+        stack = buf[: hi - lo]
         _shift_stack(dy, np.asarray(shifts, dtype=np.int64), lo, stack)
         gemm(g[lo:hi], stack, out, accumulate=True, trans_a=True)
         if dx is not None:
