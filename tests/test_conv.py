@@ -223,21 +223,6 @@ def test_backward_without_dx(rng):
     assert_close(dw, conv2d_backward(dy, x, w, 1, 1)[1], what="dw without dx")
 
 
-@pytest.mark.parametrize("budget", [None, 1])  # one block, or one row per block
-def test_cached_backward_equals_backward(rng, monkeypatch, budget):
-    import espcn_ref.ops.conv as mod
-    from espcn_ref.ops.conv import conv2d_backward_cached, conv2d_forward
-
-    if budget is not None:
-        monkeypatch.setattr(mod, "row_blocks", lambda N, OH, bpr: row_blocks(N, OH, bpr, budget=budget))
-    x, w, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    y, cache = conv2d_forward(x, w, b, 1, 1)
-    assert_close(y, conv2d(x, w, b, 1, 1), what="conv2d_forward")
-    dy = rng.standard_normal(y.shape)
-    for ours, ref in zip(conv2d_backward_cached(dy, cache), conv2d_backward(dy, x, w, 1, 1)):
-        assert_close(ours, ref, what="cached backward")
-
-
 def test_empty_spatial_input_is_rejected_even_with_padding():
     with pytest.raises(ValueError, match="x must be non-empty"):
         conv2d(np.zeros((1, 1, 0, 4)), np.ones((1, 1, 1, 1)), np.ones(1), padding=1)

@@ -111,7 +111,8 @@ def extract_patches(lr, hr, r, size=17, stride=None, rng=None, augment=False):
 
 
 def random_dihedral(lr_p, hr_p, rng):
-    """Give each sub-image pair one of the 8 flips / 90-degree rotations, in place.
+    """Give each sub-image pair one of the 8 flips / 90-degree rotations, in place
+    (augmentation; Sec. 3.2 trains without it).
 
     lr_p: (P, C, s, s), hr_p: (P, C, s r, s r), writable and square; the same
     transform for both arrays of a pair, drawn uniformly from ``rng`` (a

@@ -33,8 +33,6 @@ The reference twins at the bottom are the formulas above as loops.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
@@ -89,35 +87,20 @@ def _scatter_block(mat, out, n0, n1, oh0, oh1):
     out[n0:n1, :, oh0:oh1, :] = mat.reshape(C, n, oh1 - oh0, out.shape[3]).transpose(1, 0, 2, 3)
 
 
-class ConvCache(NamedTuple):
-    """What :func:`conv2d_forward` keeps for :func:`conv2d_backward_cached`."""
-
-    x: np.ndarray  # (N, C_in, H, W), validated, C-contiguous
-    w: np.ndarray  # (C_out, C_in, k_h, k_w)
-    geom: tuple  # (k_h, k_w, s_h, s_w, p_h, p_w)
-    out_hw: tuple  # (OH, OW)
-    blocks: tuple  # ((n0, n1, oh0, oh1), cols) of the forward: dw reuses them
-
-
-def _forward(x, w, b, geom, OH, OW, keep_cols):
-    """Blocked im2col + GEMM. Returns (y, blocks); blocks is () unless keep_cols."""
+def _forward(x, w, b, geom, OH, OW):
+    """Blocked im2col + GEMM. Returns y: (N, C_out, OH, OW)."""
     N, C_in = x.shape[:2]
     C_out, _, kh, kw = w.shape
     w_mat = w.reshape(C_out, C_in * kh * kw)  # (C_out, C_in*kh*kw)
     y = np.empty((N, C_out, OH, OW), dtype=x.dtype)
-    kept = []
-    for blk, cols in _column_buffers(x, C_in * kh * kw, N, OH, OW, fresh=keep_cols):
-        n0, n1, oh0, oh1 = blk
-        im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols)
+    for (n0, n1, oh0, oh1), cols in _column_blocks(x, geom, C_in * kh * kw, N, OH, OW):
         if n1 - n0 == 1:  # one image: the GEMM writes straight into y's rows (no temporary)
             np.matmul(w_mat, cols, out=y[n0].reshape(C_out, OH * OW)[:, oh0 * OW : oh1 * OW])
         else:
             _scatter_block(w_mat @ cols, y, n0, n1, oh0, oh1)  # now the conv is a GEMM
-        if keep_cols:
-            kept.append((blk, cols))
     if b is not None:
         y += b[None, :, None, None]
-    return y, tuple(kept)
+    return y
 
 
 def _forward_shifted(x, w, b, geom, OH, OW):
@@ -170,19 +153,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     b = check_bias(b, w.shape[0], x.dtype)
     if _takes_shifted_path(x.shape, w.shape, geom, OH, OW):
         return _forward_shifted(x, w, b, geom, OH, OW)
-    return _forward(x, w, b, geom, OH, OW, keep_cols=False)[0]
-
-
-def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """:func:`conv2d` for training: returns ``(y, cache)``.
-
-    The cache keeps the forward's im2col matrices (the size of one im2col of
-    the batch), so :func:`conv2d_backward_cached` does not gather x again.
-    """
-    x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
-    b = check_bias(b, w.shape[0], x.dtype)
-    y, blocks = _forward(x, w, b, geom, OH, OW, keep_cols=True)
-    return y, ConvCache(x, w, geom, (OH, OW), blocks)
+    return _forward(x, w, b, geom, OH, OW)
 
 
 def conv2d_backward(dy, x, w, stride=1, padding=0, need_dx=True):
@@ -193,47 +164,26 @@ def conv2d_backward(dy, x, w, stride=1, padding=0, need_dx=True):
     dx is None when ``need_dx`` is False (a network's first layer).
     """
     x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
-    return _backward(dy, ConvCache(x, w, geom, (OH, OW), ()), need_dx)
+    return _backward(dy, x, w, geom, OH, OW, need_dx)
 
 
-def conv2d_backward_cached(dy, cache: ConvCache, need_dx=True):
-    """:func:`conv2d_backward` from the cache of :func:`conv2d_forward`."""
-    return _backward(dy, cache, need_dx)
-
-
-def _blocks_of(cache: ConvCache):
-    """The forward's (block, cols) pairs, or freshly gathered ones (one at a time)."""
-    if cache.blocks:
-        yield from cache.blocks
-        return
-    x, (kh, kw) = cache.x, cache.w.shape[2:]
-    N, C_in = x.shape[:2]
-    OH, OW = cache.out_hw
-    for blk, cols in _column_buffers(x, C_in * kh * kw, N, OH, OW, fresh=False):
-        n0, n1, oh0, oh1 = blk
-        im2col_block(x, cache.geom, n0, n1, oh0, oh1, OW, cols)
-        yield blk, cols
-
-
-def _column_buffers(x, K, N, OH, OW, fresh):
-    """Yield (block, cols) with cols an uninitialised C-contiguous (K, rows*OW)
-    matrix for each block of :func:`row_blocks`. Unless ``fresh``, every
-    block reuses one buffer, so only one block's columns are alive at a time."""
+def _column_blocks(x, geom, K, N, OH, OW):
+    """Yield ((n0, n1, oh0, oh1), cols) for each block of :func:`row_blocks`,
+    cols the (K, rows*OW) im2col of that block. Every block reuses one
+    buffer, so only one block's columns are alive at a time."""
     blocks = list(row_blocks(N, OH, K * OW * x.itemsize))
-    if not fresh:
-        largest = max((n1 - n0) * (oh1 - oh0) for n0, n1, oh0, oh1 in blocks)
-        buf = np.empty(K * largest * OW, dtype=x.dtype)
+    largest = max((n1 - n0) * (oh1 - oh0) for n0, n1, oh0, oh1 in blocks)
+    buf = np.empty(K * largest * OW, dtype=x.dtype)
     for n0, n1, oh0, oh1 in blocks:
         n = (n1 - n0) * (oh1 - oh0) * OW
-        cols = np.empty((K, n), dtype=x.dtype) if fresh else buf[: K * n].reshape(K, n)
+        cols = buf[: K * n].reshape(K, n)
+        im2col_block(x, geom, n0, n1, oh0, oh1, OW, cols)
         yield (n0, n1, oh0, oh1), cols
 
 
-def _backward(dy, cache: ConvCache, need_dx):
-    x, w, geom = cache.x, cache.w, cache.geom
+def _backward(dy, x, w, geom, OH, OW, need_dx):
     N, C_in, H, W = x.shape
     C_out, _, kh, kw = w.shape
-    OH, OW = cache.out_hw
     dy = as_float_array(dy, "dy", ndim=4, shape_doc="(N, C_out, OH, OW)")
     if dy.shape != (N, C_out, OH, OW):
         raise ValueError(f"dy must have shape {(N, C_out, OH, OW)} (the output of conv2d), got {dy.shape}")
@@ -247,7 +197,7 @@ def _backward(dy, cache: ConvCache, need_dx):
     data_as_conv = sh == 1 and sw == 1 and ph < kh and pw < kw
     dx = None if data_as_conv or not need_dx else np.zeros_like(x)
     # if we im2col on the forward, we col2im on the backward
-    for (n0, n1, oh0, oh1), cols in _blocks_of(cache):
+    for (n0, n1, oh0, oh1), cols in _column_blocks(x, geom, C_in * kh * kw, N, OH, OW):
         dy_mat = _gather_block(dy, n0, n1, oh0, oh1)  # (C_out, rows*OW)
         dw_mat += dy_mat @ cols.T
         if need_dx and not data_as_conv:

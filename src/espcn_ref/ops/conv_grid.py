@@ -237,9 +237,10 @@ def _backward_stacked(dy, g, shifts, flipped, grid, dx):
         hi = grid.length if stop == grid.length - grid.front else stop
         spans.append((lo, hi, start, stop))
     buf = np.empty((max(hi - lo for lo, hi, _, _ in spans), T * C_out), dtype=g.dtype)
+    shift_arr = np.asarray(shifts, dtype=np.int64)
     for lo, hi, start, stop in spans:
         stack = buf[: hi - lo]
-        _shift_stack(dy, np.asarray(shifts, dtype=np.int64), lo, stack)
+        _shift_stack(dy, shift_arr, lo, stack)
         gemm(g[lo:hi], stack, out, accumulate=True, trans_a=True)
         if dx is not None:
             gemm(stack[start - lo : stop - lo], F, dx[start:stop])
