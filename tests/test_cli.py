@@ -106,6 +106,13 @@ def test_train_then_resume_via_cli(capsys, tmp_path):
     code, out, _ = run(capsys, *args, "--epochs", "3", "--resume")
     assert code == 0 and "finished after 3 epochs" in out
     assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
+    code, out, _ = run(capsys, *args, "--epochs", "1", "--rescale", "0.9,0.7", "--overwrite")
+    assert code == 0 and "finished after 1 epochs" in out
+    code, _, err = run(capsys, *args, "--epochs", "1", "--rescale", "0.9,1.2", "--overwrite")
+    assert code == 2 and "rescale factors must be distinct and in (0, 1)" in err
+    with pytest.raises(SystemExit) as exc:  # argparse: usage and exit 2
+        main(["train", "--rescale", "0.9,x"])
+    assert exc.value.code == 2 and "comma-separated numbers, got '0.9,x'" in capsys.readouterr().err
 
 
 def test_module_entry_point_runs():

@@ -11,6 +11,8 @@ from espcn_ref.ops.activations import tanh_reference
 from espcn_ref.ops.blas import gemm, rows_independent_of_position
 from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
 from espcn_ref.ops.conv_grid import Grid
+from espcn_ref.ops.loss import mse_loss_reference
+from espcn_ref.ops.shuffle import pixel_shuffle_reference
 
 
 # --- gemm ---------------------------------------------------------------------------
@@ -247,3 +249,61 @@ def test_grid_functions_reject_arrays_of_another_grid():
                lambda: cg.act_backward_grid(short, short, "tanh", grid)):
         with pytest.raises(ValueError, match=f"length={grid.length}"):
             fn()
+
+
+# --- the periodic shuffle and the loss off the grid --------------------------------------
+
+
+@st.composite
+def shuffle_case(draw):
+    r, C = draw(st.integers(1, 4)), draw(st.integers(1, 2))
+    N, H, W, pad = draw(st.integers(1, 3)), draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(0, 2))
+    order = draw(st.sampled_from(["crd", "dcr", "dcr_t"]))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    g = np.random.default_rng(draw(st.integers(0, 2**16)))
+    grid = Grid(N, H, W, pad)
+    z = g.standard_normal((grid.length, C * r * r)).astype(dtype)  # junk off the pixels too
+    t = g.standard_normal((N, C, H * r, W * r)).astype(dtype)
+    return grid, z, t, r, order
+
+
+@given(shuffle_case())
+def test_shuffle_from_grid_is_pixel_shuffle_of_from_grid(case):
+    grid, z, _, r, order = case
+    want = pixel_shuffle_reference(cg.from_grid(z, grid), r, order)
+    np.testing.assert_array_equal(cg.shuffle_from_grid(z, r, order, grid), want)
+
+
+@given(shuffle_case())
+def test_shuffle_mse_grid_equals_the_composition(case):
+    """One pass gives the very numbers of PS, mse_loss, its backward, PS^-1 and to_grid."""
+    grid, z, t, r, order = case
+    loss, dz = cg.shuffle_mse_grid(z, t, r, order, grid)
+    want_loss, want_dz = cg.shuffle_mse_grid_reference(z, t, r, order, grid)
+    assert loss == want_loss and dz.dtype == z.dtype
+    np.testing.assert_array_equal(dz, want_dz)  # zero off the pixels, like to_grid's
+    y = pixel_shuffle_reference(cg.from_grid(z, grid), r, order)
+    assert loss == pytest.approx(mse_loss_reference(y, t), rel=1e-12)
+
+
+def test_shuffle_mse_grid_known_values():
+    """r = 2, one 1x1 LR pixel: y = [[1, 2], [3, 4]] (crd), t = 0: loss 30/4, dz = 2 y / 4."""
+    grid = Grid(1, 1, 1, 1)
+    z = np.zeros((grid.length, 4))
+    z[grid.front] = [1, 2, 3, 4]
+    loss, dz = cg.shuffle_mse_grid(z, np.zeros((1, 1, 2, 2)), 2, "crd", grid)
+    assert loss == 7.5
+    np.testing.assert_array_equal(dz[grid.front], [0.5, 1.0, 1.5, 2.0])
+    assert np.count_nonzero(dz) == 4
+
+
+def test_shuffle_off_the_grid_rejects_bad_input():
+    grid = Grid(1, 2, 2, 1)
+    with pytest.raises(ValueError, match="C r\\^2 channels"):
+        cg.shuffle_from_grid(np.zeros((grid.length, 5)), 2, "crd", grid)
+    with pytest.raises(ValueError, match="order"):
+        cg.shuffle_from_grid(np.zeros((grid.length, 4)), 2, "rcd", grid)
+    with pytest.raises(ValueError, match=r"prediction's shape \(N, C, rH, rW\) = \(1, 1, 4, 4\)"):
+        cg.shuffle_mse_grid(np.zeros((grid.length, 4)), np.zeros((1, 1, 4, 3)), 2, "crd", grid)
+    with pytest.raises(ValueError, match=f"length={grid.length}"):
+        cg.shuffle_mse_grid(np.zeros((grid.length + 1, 4)), np.zeros((1, 1, 4, 4)), 2, "crd", grid)

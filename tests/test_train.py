@@ -9,7 +9,8 @@ from espcn_ref.data import sample_images
 from espcn_ref.evaluate import evaluate_images, protocol_pair
 from espcn_ref.model import load_model
 from espcn_ref.optim import SGD, Adam
-from espcn_ref.train import TrainConfig, next_lr, split_images, train, validation_psnr
+from espcn_ref.data import extract_patches, imresize, make_lr_hr_pair, rgb_to_y_uint8
+from espcn_ref.train import TrainConfig, build_patches, next_lr, split_images, train, validation_psnr
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,30 @@ def test_resume_equals_uninterrupted_run(tmp_path, small_images, recipe, stop_at
         np.testing.assert_array_equal(a[k], b[k])
 
 
+def test_rescale_adds_the_shrunk_images_sub_images(small_images):
+    """rescale=(0.5,): every image also enters shrunk by MATLAB imresize on its uint8 Y,
+    and its sub-images follow the full-size ones in the same order."""
+    img = small_images["astronaut"]  # 120 x 120: Y 60 x 60 at 0.5, LR 30 x 30 at r = 2
+    base = build_patches({"a": img}, TrainConfig(scale=2, patch=8), np.random.default_rng(0))
+    both = build_patches({"a": img}, TrainConfig(scale=2, patch=8, rescale=(0.5,)), np.random.default_rng(0))
+    y_half = imresize(rgb_to_y_uint8(img), 0.5)
+    assert y_half.dtype == np.uint8 and y_half.shape == (60, 60)
+    half = extract_patches(*make_lr_hr_pair(y_half, 2), 2, 8)
+    assert len(base[0]) == 49 and len(half[0]) == 9 and len(both[0]) == 58
+    for full, first, second in zip(both, base, half):
+        np.testing.assert_array_equal(full, np.concatenate([first, second]))
+
+
+def test_rescale_survives_a_checkpoint(tmp_path, small_images):
+    """The factors go through the checkpoint's JSON and back: resume accepts the run."""
+    cfg = TrainConfig(scale=2, epochs=2, rescale=[0.8])
+    assert cfg.rescale == (0.8,)
+    train(cfg, small_images, tmp_path, progress=False, stop_after_steps=2)
+    state = train(cfg, small_images, tmp_path, resume=True, progress=False)
+    # three training images, each 9 sub-images of 17 x 17 at full size (LR 60 x 60) and 4 at 0.8 (LR 48 x 48)
+    assert state["status"] == "finished" and state["patches"] == 3 * (9 + 4)
+
+
 def test_resume_refuses_other_settings(tmp_path, small_images):
     train(TrainConfig(scale=2, epochs=1), small_images, tmp_path, progress=False, stop_after_steps=2)
     with pytest.raises(ValueError, match=r"different settings: \['batch_size'\]"):
@@ -154,6 +179,9 @@ def test_bad_training_config():
         TrainConfig(recipe="sgd")
     with pytest.raises(ValueError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+    for bad in ((1.0,), (0.0,), (0.5, 0.5)):
+        with pytest.raises(ValueError, match="rescale factors"):
+            TrainConfig(rescale=bad)
     with pytest.raises(ValueError, match="no 17x17 LR sub-image"):
         train(TrainConfig(scale=4, epochs=1), {"tiny": np.zeros((40, 40), np.uint8)}, "/tmp/never", progress=False)
 

@@ -49,6 +49,14 @@ def _write_json_atomic(path, obj) -> None:
     write_bytes_atomic(path, json.dumps(finite(obj), indent=2, allow_nan=False).encode())
 
 
+def _factors(text: str) -> tuple:
+    """'0.9,0.8' -> (0.9, 0.8), for argparse."""
+    try:
+        return tuple(float(f) for f in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
 def _data_dir(arg):
     return find_data_dir(arg)
 
@@ -70,7 +78,7 @@ def cmd_train(a) -> int:
     print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
-                      augment_online=a.augment_online,
+                      augment_online=a.augment_online, rescale=tuple(a.rescale),
                       degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)
@@ -189,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one random flip or 90-degree rotation per sub-image, drawn once at extraction")
     t.add_argument("--augment-online", action="store_true",
                    help="a fresh random flip or 90-degree rotation each time a sub-image enters a batch")
+    t.add_argument("--rescale", type=_factors, default=(), metavar="F,F,...",
+                   help="also train on each image shrunk by these factors in (0, 1), e.g. 0.9,0.8,0.7,0.6")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--patience", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)

@@ -17,7 +17,9 @@ Weights use PyTorch's names and layouts (``conv1.weight`` (64, 1, 5, 5),
 
 How it runs: on the padded channels-last grid of :mod:`.ops.conv_grid`,
 where each 'same' convolution is a sum of shifted GEMMs and layer 1 (one
-input channel) gathers its f_1 x f_1 taps first. The tests pin the network
+input channel) gathers its f_1 x f_1 taps first. PS reads the last layer's
+output straight off the grid; in training, PS, the loss and the loss's
+gradient are one pass (:func:`.ops.conv_grid.shuffle_mse_grid`). The tests pin the network
 to the plain composition of :func:`.ops.conv.conv2d_reference`, tanh and
 :func:`.ops.shuffle.pixel_shuffle`, the equations as written.
 
@@ -44,18 +46,18 @@ from numba import get_num_threads, set_num_threads
 from ._atomic import write_bytes_atomic
 from ._checks import as_float_array, check_int
 from .ops.activations import ACTIVATIONS
-from .ops.loss import mse_loss, mse_loss_backward
 from .ops.conv_grid import (
     Grid,
     act_backward_grid,
     act_grid,
     conv_grid,
     conv_grid_backward,
-    from_grid,
     im2col_grid,
+    shuffle_from_grid,
+    shuffle_mse_grid,
     to_grid,
 )
-from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_unshuffle
+from .ops.shuffle import ORDERS, channel_index, pixel_unshuffle
 
 FORMAT_VERSION = 1
 
@@ -156,14 +158,17 @@ class ESPCN:
         Keeps nothing for a backward pass: memory is the layer activations
         on the grid plus layer 1's thin tap matrix.
         """
-        return self._forward(self._check_input(x), keep=False)[0]
+        z, grid, _ = self._forward(self._check_input(x), keep=False)
+        return shuffle_from_grid(z, self.scale, self.config.order, grid)  # PS, eq. (4)
 
     def forward_train(self, x):
-        """Forward that also returns the :class:`Cache` for :meth:`backward`."""
-        return self._forward(self._check_input(x), keep=True)
+        """Forward that also returns the :class:`Cache` for :meth:`backward`: (y, cache)."""
+        z, grid, cache = self._forward(self._check_input(x), keep=True)
+        return shuffle_from_grid(z, self.scale, self.config.order, grid), cache
 
     def _forward(self, x, keep):
-        """eq. (1)-(4) on the grid layout of :mod:`.ops.conv_grid`.
+        """eq. (1)-(3) on the grid layout of :mod:`.ops.conv_grid`: returns
+        (z, grid, cache), z the last layer's output on the grid, before PS.
 
         Layer 1 gathers its f1 x f1 taps (one input channel: a thin matrix),
         which makes it a 1x1 convolution; layers 2..L are shifted GEMMs.
@@ -179,17 +184,19 @@ class ESPCN:
                 h = act_grid(z, self.config.activation, grid)  # phi, eq. (1)-(2)
                 if keep:
                     acts.append(h)
-        # no nonlinearity on the last layer, eq. (3); then the periodic shuffle, eq. (4)
-        y = pixel_shuffle(from_grid(z, grid), self.scale, self.config.order)
-        return y, (Cache(grid, cols, tuple(acts)) if keep else None)
+        # no nonlinearity on the last layer, eq. (3); the caller applies PS, eq. (4)
+        return z, grid, (Cache(grid, cols, tuple(acts)) if keep else None)
 
     def backward(self, dy, cache: Cache) -> dict:
         """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
+        dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
+        return self._backward_grid(to_grid(np.asarray(dz, dtype=cache.cols.dtype), cache.grid), cache)
+
+    def _backward_grid(self, dz, cache: Cache) -> dict:
+        """Backward from dz = dL/dz_L on the grid (zero off the pixels)."""
         grid = cache.grid
         L = len(cache.activations) + 1
         grads = {}
-        dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
-        dz = to_grid(np.asarray(dz, dtype=cache.cols.dtype), grid)
         for l in range(L, 0, -1):
             inp = cache.cols if l == 1 else cache.activations[l - 2]
             dh, dw, grads[f"conv{l}.bias"] = conv_grid_backward(dz, inp, self._grid_weight(l), grid, need_dx=l > 1)
@@ -232,9 +239,12 @@ class ESPCN:
         return loss, {k: v.astype(self.params[k].dtype, copy=False) for k, v in grads.items()}
 
     def _loss_and_grads_here(self, x, target):
-        """loss_and_grads on the calling thread."""
-        y, cache = self.forward_train(x)
-        return mse_loss(y, target), self.backward(mse_loss_backward(y, target), cache)
+        """loss_and_grads on the calling thread. The same numbers as
+        ``mse_loss(y, target)`` and ``backward(mse_loss_backward(y, target))``
+        with ``y = forward_train(x)[0]``, with PS and the loss in one pass."""
+        z, grid, cache = self._forward(self._check_input(x), keep=True)
+        loss, dz = shuffle_mse_grid(z, target, self.scale, self.config.order, grid)  # eq. (4)-(5)
+        return loss, self._backward_grid(dz, cache)
 
     def _shard(self, x, target):
         set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core

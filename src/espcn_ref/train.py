@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import extract_patches, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
+from .data import extract_patches, imresize, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
 from .evaluate import protocol_pair, score_y
 from .model import ESPCN, ESPCNConfig, ModelFormatError, read_npz, save_npz_atomic
 from .optim import SGD, Adam
@@ -58,6 +58,7 @@ class TrainConfig:
     stride: int | None = None  # LR stride; None = patch: each HR pixel once (Sec. 3.2)
     augment: bool = False  # one random flip / 90-degree rotation per sub-image, fixed at extraction
     augment_online: bool = False  # a fresh random flip / rotation each time a sub-image enters a batch
+    rescale: tuple = ()  # also train on each image shrunk by these factors in (0, 1) (FSRCNN's augmentation)
     degradation: str = "bicubic"  # "bicubic" (the tables' protocol) or "gaussian"
     val_fraction: float = 0.1  # held-out training images for model selection
     seed: int = 0
@@ -76,6 +77,10 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and patience must be >= 1")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        rescale = tuple(float(f) for f in self.rescale)  # a tuple even when read back from JSON
+        if not all(0 < f < 1 for f in rescale) or len(set(rescale)) != len(rescale):
+            raise ValueError(f"rescale factors must be distinct and in (0, 1), got {self.rescale!r}")
+        object.__setattr__(self, "rescale", rescale)
 
     @property
     def initial_lr(self) -> float:
@@ -96,13 +101,24 @@ def split_images(images: dict, val_fraction: float, rng: np.random.Generator):
 
 
 def build_patches(images: dict, cfg: TrainConfig, rng: np.random.Generator):
-    """All training sub-images: (lr (P, 1, 17, 17), hr (P, 1, 17r, 17r)) float32."""
+    """All training sub-images: (lr (P, 1, 17, 17), hr (P, 1, 17r, 17r)) float32.
+
+    Each image's Y channel gives sub-images at full size and, for every factor
+    f of ``cfg.rescale``, again after shrinking Y by f (MATLAB's bicubic
+    imresize on uint8, as FSRCNN's scripts augment T91). Shrunk copies too
+    small for a pair are skipped.
+    """
     lrs, hrs = [], []
     for name in sorted(images):
-        lr, hr = make_lr_hr_pair(rgb_to_y_uint8(images[name]), cfg.scale, cfg.degradation)
-        lp, hp = extract_patches(lr, hr, cfg.scale, cfg.patch, cfg.stride, rng, cfg.augment)
-        lrs.append(lp)
-        hrs.append(hp)
+        y = rgb_to_y_uint8(images[name])
+        for f in (1.0, *cfg.rescale):
+            y_f = y if f == 1.0 else imresize(y, f)
+            if min(y_f.shape) < cfg.scale:
+                continue
+            lr, hr = make_lr_hr_pair(y_f, cfg.scale, cfg.degradation)
+            lp, hp = extract_patches(lr, hr, cfg.scale, cfg.patch, cfg.stride, rng, cfg.augment)
+            lrs.append(lp)
+            hrs.append(hp)
     lr_p, hr_p = np.concatenate(lrs), np.concatenate(hrs)
     if len(lr_p) == 0:
         raise ValueError(f"no {cfg.patch}x{cfg.patch} LR sub-image fits in the training images")

@@ -37,6 +37,11 @@ the inner dimension (:func:`_backward_stacked`).
 The first layer has one input channel: nine-or-more GEMMs with an inner
 dimension of 1 would be slow, so it gathers its k*k taps into a thin
 (length, k*k) matrix instead (:func:`im2col_grid`, Numba) and does one GEMM.
+
+The last layer's output goes through the periodic shuffle, eq. (4), straight
+off the grid (:func:`shuffle_from_grid`); in training, the shuffle, the loss
+of eq. (5) and the loss's gradient moved back through PS^-1 onto the grid are
+one pass (:func:`shuffle_mse_grid`), with no (N, C, rH, rW) prediction formed.
 """
 
 from __future__ import annotations
@@ -46,8 +51,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from .._checks import as_float_array, check_int
 from .activations import ACTIVATIONS
 from .blas import gemm
+from .loss import mse_loss, mse_loss_backward
+from .shuffle import _channel, _check_order, pixel_shuffle, pixel_unshuffle
 
 # Rows of the grid per GEMM call: big enough that a call's overhead (~10 us)
 # is small, small enough to bound the temporaries (a chunk of a 64-channel map
@@ -311,6 +319,98 @@ def im2col_grid_reference(x: np.ndarray, k: int, grid: Grid) -> np.ndarray:
             for b in range(k):
                 body[:, :H, :W, (c * k + a) * k + b] = xp[:, c, a : a + H, b : b + W]
     return out
+
+
+# --- the last layer: periodic shuffle, eq. (4), and the loss, eq. (5), off the grid ------
+
+
+def _shuffled_channels(z, r, grid, name="z") -> int:
+    """C for a grid of C r^2 channels (checks z and r)."""
+    _check_grid_array(z, grid, name)
+    if z.shape[1] % (r * r):
+        raise ValueError(f"{name} must have C r^2 channels for r = {r}, got {z.shape[1]}")
+    return z.shape[1] // (r * r)
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _shuffle_from_grid(z, r, code, front, image, row, out):
+    """out[n, c, h, w] = z[front + n*image + (h//r)*row + w//r, channel(c, h % r, w % r)]."""
+    N, C, Hr, Wr = out.shape
+    for nc in prange(N * C):  # each (n, c) plane is written by one thread
+        n = nc // C
+        c = nc % C
+        for h in range(Hr):
+            base = front + n * image + (h // r) * row
+            for w in range(Wr):
+                out[n, c, h, w] = z[base + w // r, _channel(c, h % r, w % r, C, r, code)]
+
+
+def shuffle_from_grid(z: np.ndarray, r: int, order: str, grid: Grid) -> np.ndarray:
+    """Periodic shuffle PS, eq. (4), of a grid: ``pixel_shuffle(from_grid(z, grid), r, order)`` in one pass.
+
+    z: (length, C r^2) grid (junk off the pixels is ignored). Returns
+    (N, C, rH, rW), C-contiguous.
+    """
+    r = check_int(r, "r", 1)
+    code = _check_order(order)
+    C = _shuffled_channels(z, r, grid)
+    out = np.empty((grid.n, C, grid.h * r, grid.w * r), dtype=z.dtype)
+    _shuffle_from_grid(z, r, code, grid.front, grid.image, grid.row, out)
+    return out
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _shuffle_mse_grid(z, t, r, code, front, image, row, scale, dz, sse):
+    """For y = PS(z): sse[n] = sum of (y - t)^2 over image n in float64, in t's
+    row-major order (as :func:`.loss.mse_loss` sums); dz = PS^-1((y - t) * scale)
+    on the grid's pixel rows. dz must be zero elsewhere."""
+    N, C, Hr, Wr = t.shape
+    for n in prange(N):  # images own disjoint rows of dz and one accumulator
+        acc = 0.0
+        for c in range(C):
+            for h in range(Hr):
+                base = front + n * image + (h // r) * row
+                for w in range(Wr):
+                    q, k = base + w // r, _channel(c, h % r, w % r, C, r, code)
+                    d = np.float64(z[q, k]) - np.float64(t[n, c, h, w])
+                    acc += d * d
+                    dz[q, k] = (z[q, k] - t[n, c, h, w]) * scale  # in z's dtype, as NumPy would
+        sse[n] = acc
+
+
+def _check_target(t, z, r, grid):
+    t = as_float_array(t, "target", ndim=4, shape_doc="(N, C, rH, rW)")
+    want = (grid.n, _shuffled_channels(z, r, grid), grid.h * r, grid.w * r)
+    if t.shape != want:
+        raise ValueError(f"target must have the prediction's shape (N, C, rH, rW) = {want}, got {t.shape}")
+    return np.ascontiguousarray(t, dtype=z.dtype)
+
+
+def shuffle_mse_grid(z: np.ndarray, t, r: int, order: str, grid: Grid):
+    """The loss of eq. (5) for y = PS(z) and its gradient on the grid, in one pass.
+
+    z: (length, C r^2) grid, the last layer's output (junk off the pixels is
+    ignored); t: (N, C, rH, rW) target, taken in z's dtype. Returns
+    (loss, dz): loss as :func:`.loss.mse_loss` (y, t) gives it, the same
+    float; dz (length, C r^2) = ``to_grid(pixel_unshuffle(mse_loss_backward(y, t)))``,
+    the same numbers, zero off the pixels. y is never formed.
+    """
+    r = check_int(r, "r", 1)
+    code = _check_order(order)
+    t = _check_target(t, z, r, grid)
+    dz = np.zeros_like(z)
+    sse = np.empty(grid.n, dtype=np.float64)
+    scale = z.dtype.type(2.0 / t.size)  # dL/dy = 2 (y - t) / size, eq. (5)'s gradient
+    _shuffle_mse_grid(z, t, r, code, grid.front, grid.image, grid.row, scale, dz, sse)
+    return float((sse / (t.size // grid.n)).mean()), dz
+
+
+def shuffle_mse_grid_reference(z: np.ndarray, t, r: int, order: str, grid: Grid):
+    """:func:`shuffle_mse_grid` as the composition it replaces: from_grid,
+    pixel_shuffle, mse_loss and its backward, pixel_unshuffle, to_grid."""
+    y = pixel_shuffle(from_grid(z, grid), r, order)
+    t = _check_target(t, z, r, grid)
+    return mse_loss(y, t), to_grid(pixel_unshuffle(mse_loss_backward(y, t), r, order), grid)
 
 
 # --- activation on a grid: the flat kernels, then the padding cleared ---------------
