@@ -195,7 +195,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 
 
 @needs_shared
-@pytest.mark.parametrize("scale, at_least", [(2, 36.3), (3, 32.5), (4, 30.0)])
+@pytest.mark.parametrize("scale, at_least", [(2, 36.3), (3, 32.85), (4, 30.0)])
 def test_shipped_models_beat_bicubic_on_set5(capsys, tmp_path, scale, at_least):
     """The README's Set5 figures for the shipped models, within rounding."""
     from espcn_ref.model import pretrained_path

@@ -131,6 +131,8 @@ def test_paper_schedule():
     assert next_lr(cfg, 1.5e-4, 9, 1.0, 1.0) == 1e-4  # never below the final 1e-4
     fast = TrainConfig(recipe="fast", epochs=10)
     assert [next_lr(fast, 1e-3, e, 1, 1) for e in (0, 6, 7, 9)] == [1e-3, 1e-3, 1e-4, 1e-4]
+    early = TrainConfig(recipe="fast", epochs=10, decay_at=0.5)  # epoch 5 (1-based) is the last at 1e-3
+    assert [next_lr(early, 1e-3, e, 1, 1) for e in (0, 3, 4, 9)] == [1e-3, 1e-3, 1e-4, 1e-4]
 
 
 def test_split_is_deterministic_and_disjoint():
@@ -179,6 +181,9 @@ def test_bad_training_config():
         TrainConfig(recipe="sgd")
     with pytest.raises(ValueError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+    for bad_decay in (0.0, 1.5):
+        with pytest.raises(ValueError, match="decay_at"):
+            TrainConfig(decay_at=bad_decay)
     for bad in ((1.0,), (0.0,), (0.5, 0.5)):
         with pytest.raises(ValueError, match="rescale factors"):
             TrainConfig(rescale=bad)

@@ -63,6 +63,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # held-out training images for model selection
     seed: int = 0
     lr: float | None = None  # None: 0.01 (paper) or 1e-3 (fast)
+    decay_at: float = 0.8  # fast recipe: the lr drops to lr / 10 at this fraction of the epochs
     momentum: float = 0.9  # paper recipe
     last_layer_lr_mult: float = 0.1  # "the final layer learns 10 times slower"
     mu: float = 1e-3  # paper recipe: relative cost improvement that keeps the lr
@@ -77,6 +78,8 @@ class TrainConfig:
             raise ValueError("epochs, batch_size and patience must be >= 1")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if not 0 < self.decay_at <= 1:
+            raise ValueError(f"decay_at must be in (0, 1], got {self.decay_at}")
         rescale = tuple(float(f) for f in self.rescale)  # a tuple even when read back from JSON
         if not all(0 < f < 1 for f in rescale) or len(set(rescale)) != len(rescale):
             raise ValueError(f"rescale factors must be distinct and in (0, 1), got {self.rescale!r}")
@@ -137,13 +140,13 @@ def next_lr(cfg: TrainConfig, lr: float, epoch: int, prev_loss: float, loss: flo
     """The learning rate for the epoch after ``epoch`` (0-based).
 
     paper: lr * lr_decay (not below min_lr) when (prev - loss) / prev < mu.
-    fast: initial lr until 80% of the epochs, then initial lr / 10.
+    fast: initial lr until ``decay_at`` (default 80%) of the epochs, then initial lr / 10.
     """
     if cfg.recipe == "paper":
         if math.isfinite(prev_loss) and (prev_loss - loss) / prev_loss < cfg.mu:
             return max(cfg.min_lr, lr * cfg.lr_decay)
         return lr
-    return cfg.initial_lr * (0.1 if epoch + 1 >= int(0.8 * cfg.epochs) else 1.0)
+    return cfg.initial_lr * (0.1 if epoch + 1 >= int(cfg.decay_at * cfg.epochs) else 1.0)
 
 
 class _StopFlag:
