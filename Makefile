@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # The standard SR sets live next to the repository when they are available.
 DATA   ?= $(wildcard ../shared/data)
 
-.PHONY: help venv test test-slow test-all demo bench pretrained clean
+.PHONY: help venv test test-slow test-all demo bench bench-epoch pretrained clean
 
 help:
 	@echo "make demo       run the main job (see README)"
 	@echo "make test       the test suite (fast, < 10 min on 2 cores)"
 	@echo "make test-slow  the long tests only"
 	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
+	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
 
@@ -38,6 +39,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
+
+# Seconds per epoch on the stride-13 T91 patches of PyTorch's reference run (needs T91).
+bench-epoch: $(STAMP)
+	@test -n "$(DATA)" || (echo "set DATA=/path/to/sets (with T91/)"; exit 2)
+	$(BIN)/python benchmarks/epoch_time.py --data $(DATA)
 
 # The exact commands that produced the shipped models (see README, Results).
 PRETRAINED_EPOCHS_2 ?= 250

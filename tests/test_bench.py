@@ -24,3 +24,24 @@ def test_bench_quick_run(tmp_path):
     s = res["upsampling_forms"]["seconds"]
     assert s["fractional_stride"] > 5 * s["subpixel"]  # 9x the multiply-adds
     assert "tiled == untiled" in proc.stdout
+
+
+EPOCH = BENCH.parent / "epoch_time.py"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "T91").is_dir(), reason="../shared/data not present")
+def test_epoch_time_runs_on_the_reference_patches():
+    """`make bench-epoch` trains on all 2,701 stride-13 patches and summarises epochs 2..n."""
+    proc = subprocess.run([sys.executable, str(EPOCH), "--data", str(SHARED), "--epochs", "2"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("2701 patches, batch 16")
+    assert "epochs 2-2: median" in proc.stdout
+
+
+def test_epoch_time_refuses_one_epoch():
+    proc = subprocess.run([sys.executable, str(EPOCH), "--data", ".", "--epochs", "1"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "at least 2" in proc.stderr
