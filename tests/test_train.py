@@ -184,7 +184,7 @@ def test_bad_training_config():
     for bad_decay in (0.0, 1.5):
         with pytest.raises(ValueError, match="decay_at"):
             TrainConfig(decay_at=bad_decay)
-    for bad in ((1.0,), (0.0,), (0.5, 0.5)):
+    for bad in ((1.0,), (0.0,), (0.5, 0.5), 0.9, ("half",)):
         with pytest.raises(ValueError, match="rescale factors"):
             TrainConfig(rescale=bad)
     with pytest.raises(ValueError, match="no 17x17 LR sub-image"):

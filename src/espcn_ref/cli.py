@@ -78,7 +78,7 @@ def cmd_train(a) -> int:
     print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
-                      augment_online=a.augment_online, rescale=tuple(a.rescale), decay_at=a.decay_at,
+                      augment_online=a.augment_online, rescale=a.rescale, decay_at=a.decay_at,
                       degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)

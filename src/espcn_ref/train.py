@@ -80,8 +80,11 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if not 0 < self.decay_at <= 1:
             raise ValueError(f"decay_at must be in (0, 1], got {self.decay_at}")
-        rescale = tuple(float(f) for f in self.rescale)  # a tuple even when read back from JSON
-        if not all(0 < f < 1 for f in rescale) or len(set(rescale)) != len(rescale):
+        try:
+            rescale = tuple(float(f) for f in self.rescale)  # a tuple even when read back from JSON
+        except (TypeError, ValueError):
+            rescale = None
+        if rescale is None or not all(0 < f < 1 for f in rescale) or len(set(rescale)) != len(rescale):
             raise ValueError(f"rescale factors must be distinct and in (0, 1), got {self.rescale!r}")
         object.__setattr__(self, "rescale", rescale)
 
