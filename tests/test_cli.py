@@ -108,6 +108,10 @@ def test_train_then_resume_via_cli(capsys, tmp_path):
     assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 4
     code, out, _ = run(capsys, *args, "--epochs", "1", "--rescale", "0.9,0.7", "--overwrite")
     assert code == 0 and "finished after 1 epochs" in out
+    code, out, _ = run(capsys, *args, "--epochs", "2", "--schedule", "cosine", "--overwrite")
+    assert code == 0 and "finished after 2 epochs" in out
+    lrs = [float(line.split(",")[1]) for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert lrs == [1e-3, 0.5e-3]  # (1 + cos(pi e / 2)) / 2 times 1e-3 for e = 0, 1
     code, _, err = run(capsys, *args, "--epochs", "1", "--rescale", "0.9,1.2", "--overwrite")
     assert code == 2 and "rescale factors must be distinct and in (0, 1)" in err
     with pytest.raises(SystemExit) as exc:  # argparse: usage and exit 2

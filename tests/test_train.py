@@ -135,6 +135,16 @@ def test_paper_schedule():
     assert [next_lr(early, 1e-3, e, 1, 1) for e in (0, 3, 4, 9)] == [1e-3, 1e-3, 1e-4, 1e-4]
 
 
+def test_cosine_schedule():
+    cos = TrainConfig(recipe="fast", epochs=4, schedule="cosine")
+    # next_lr(e) is the rate of epoch e + 1: (1 + cos(pi (e + 1) / 4)) / 2 times 1e-3
+    lrs = [next_lr(cos, 1e-3, e, 1, 1) for e in range(3)]
+    np.testing.assert_allclose(lrs, [0.85355339e-3, 0.5e-3, 0.14644661e-3], rtol=1e-7)
+    assert next_lr(cos, 1e-3, 3, 1, 1) == 0.0  # after the last epoch: only reached when resuming with more
+    # with more epochs the same epoch sits earlier in the half cosine, at a higher rate
+    assert next_lr(TrainConfig(epochs=8, schedule="cosine"), 1e-3, 1, 1, 1) > lrs[1]
+
+
 def test_split_is_deterministic_and_disjoint():
     imgs = {f"im{i}": np.zeros((4, 4), np.uint8) for i in range(20)}
     tr, va = split_images(imgs, 0.1, np.random.default_rng(0))
@@ -181,6 +191,8 @@ def test_bad_training_config():
         TrainConfig(recipe="sgd")
     with pytest.raises(ValueError, match="val_fraction"):
         TrainConfig(val_fraction=1.0)
+    with pytest.raises(ValueError, match="schedule must be 'step' or 'cosine'"):
+        TrainConfig(schedule="linear")
     for bad_decay in (0.0, 1.5):
         with pytest.raises(ValueError, match="decay_at"):
             TrainConfig(decay_at=bad_decay)

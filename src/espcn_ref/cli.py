@@ -78,7 +78,7 @@ def cmd_train(a) -> int:
     print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
-                      augment_online=a.augment_online, rescale=a.rescale, decay_at=a.decay_at,
+                      augment_online=a.augment_online, rescale=a.rescale, schedule=a.schedule, decay_at=a.decay_at,
                       degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)
@@ -200,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rescale", type=_factors, default=(), metavar="F,F,...",
                    help="also train on each image shrunk by these factors in (0, 1), e.g. 0.9,0.8,0.7,0.6")
     t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--schedule", choices=["step", "cosine"], default="step",
+                   help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine to 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
-                   help="fast recipe: the lr drops to lr / 10 at this fraction of --epochs (default 0.8)")
+                   help="fast recipe, step schedule: the lr drops to lr / 10 at this fraction of --epochs (default 0.8)")
     t.add_argument("--patience", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this much training")
