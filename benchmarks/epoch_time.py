@@ -9,6 +9,11 @@ augmentation, no validation. Here that is ``TrainConfig(scale=3, stride=13,
 val_fraction=0)``. Each epoch's time comes from the run's log.csv; the first
 epoch includes warm-up, so the summary is over epochs 2 and later.
 
+When PyTorch happens to be installed, the same epochs then run in PyTorch
+in the same process (same patches, batch 16, Adam with the last layer at
+1e-4, same thread count), so the ratio is measured in one run, as the
+machine's speed drifts over an hour.
+
 Like bench.py, it unsets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for itself
 (re-running itself without them) unless --keep-openblas-env is given.
 """
@@ -21,7 +26,10 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import numpy as np
 
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
@@ -41,7 +49,7 @@ def main() -> int:
     from threadpoolctl import threadpool_info
 
     from espcn_ref.evaluate import load_set
-    from espcn_ref.train import TrainConfig, train
+    from espcn_ref.train import TrainConfig, build_patches, train
 
     images = load_set("T91", a.data)
     cfg = TrainConfig(scale=3, stride=13, epochs=a.epochs, val_fraction=0.0)
@@ -53,11 +61,54 @@ def main() -> int:
     blas = [(i.get("internal_api"), i.get("architecture"), i.get("num_threads")) for i in threadpool_info()
             if i.get("user_api") == "blas"]
     print(f"{state['patches']} patches, batch {cfg.batch_size}, BLAS {blas}")
-    print("epoch times (s): " + " ".join(f"{t:.3f}" for t in times))
-    later = times[1:]
-    print(f"epochs 2-{len(times)}: median {statistics.median(later):.3f} s, "
-          f"range {min(later):.3f}-{max(later):.3f} s (PyTorch's reference run: 0.56 s)")
+    ours = _summary("espcn-ref", times)
+    lr_p, hr_p = build_patches(images, cfg, np.random.default_rng(cfg.seed))  # no augmentation: rng unused
+    torch_times = _torch_epochs(lr_p, hr_p, cfg, a.epochs)
+    if torch_times is None:
+        print("(PyTorch not installed; its reference run took 0.56 s per epoch)")
+    else:
+        theirs = _summary("PyTorch", torch_times)
+        print(f"ours / PyTorch (medians): {ours / theirs:.2f}")
     return 0
+
+
+def _summary(who: str, times) -> float:
+    later = times[1:]
+    median = statistics.median(later)
+    print(f"{who} epoch times (s): " + " ".join(f"{t:.3f}" for t in times))
+    print(f"{who} epochs 2-{len(times)}: median {median:.3f} s, range {min(later):.3f}-{max(later):.3f} s")
+    return median
+
+
+def _torch_epochs(lr_p, hr_p, cfg, epochs):
+    """Seconds per epoch of the same training in PyTorch, or None without it."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    from bench import _threads, _torch_net  # this folder is on sys.path when run as a script
+
+    from espcn_ref.model import ESPCN
+
+    torch.set_num_threads(_threads())
+    net = _torch_net(torch, ESPCN(cfg.scale, rng=np.random.default_rng(cfg.seed)))
+    *early, last = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    opt = torch.optim.Adam([{"params": [p for m in early for p in m.parameters()]},
+                            {"params": last.parameters(), "lr": cfg.initial_lr * cfg.last_layer_lr_mult}],
+                           lr=cfg.initial_lr)
+    x_all, t_all = torch.from_numpy(lr_p), torch.from_numpy(hr_p)
+    rng = np.random.default_rng(cfg.seed)
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        order = torch.from_numpy(rng.permutation(len(lr_p)))
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(net(x_all[idx]), t_all[idx]).backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 if __name__ == "__main__":

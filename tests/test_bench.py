@@ -1,5 +1,6 @@
 """`make bench` runs end to end (quick sizes, one thread) and writes its JSON."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -38,7 +39,11 @@ def test_epoch_time_runs_on_the_reference_patches():
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("2701 patches, batch 16")
-    assert "epochs 2-2: median" in proc.stdout
+    assert "espcn-ref epochs 2-2: median" in proc.stdout
+    if importlib.util.find_spec("torch") is not None:  # the same epochs in PyTorch, same run
+        assert "PyTorch epochs 2-2: median" in proc.stdout and "ours / PyTorch (medians): " in proc.stdout
+    else:
+        assert "PyTorch not installed" in proc.stdout
 
 
 def test_epoch_time_refuses_one_epoch():
