@@ -193,6 +193,8 @@ def test_bad_training_config():
         TrainConfig(val_fraction=1.0)
     with pytest.raises(ValueError, match="schedule must be 'step' or 'cosine'"):
         TrainConfig(schedule="linear")
+    with pytest.raises(ValueError, match="'cosine' is for the fast recipe"):
+        TrainConfig(recipe="paper", schedule="cosine")
     for bad_decay in (0.0, 1.5):
         with pytest.raises(ValueError, match="decay_at"):
             TrainConfig(decay_at=bad_decay)

@@ -83,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.schedule not in ("step", "cosine"):
             raise ValueError(f"schedule must be 'step' or 'cosine', got {self.schedule!r}")
+        if self.recipe == "paper" and self.schedule != "step":
+            raise ValueError("schedule 'cosine' is for the fast recipe; the paper recipe lowers the lr on plateaus")
         if not 0 < self.decay_at <= 1:
             raise ValueError(f"decay_at must be in (0, 1], got {self.decay_at}")
         try:
