@@ -13,7 +13,7 @@ help:
 	@echo "make test       the test suite (fast, < 10 min on 2 cores)"
 	@echo "make test-slow  the long tests only"
 	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
-	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=...)"
+	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
 

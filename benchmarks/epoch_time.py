@@ -11,8 +11,10 @@ epoch includes warm-up, so the summary is over epochs 2 and later.
 
 When PyTorch happens to be installed, the same epochs then run in PyTorch
 in the same process (same patches, batch 16, Adam with the last layer at
-1e-4, same thread count), so the ratio is measured in one run, as the
-machine's speed drifts over an hour.
+1e-4, same thread count; no lr drop, which does not change the time), so
+the ratio is measured in one run, as the machine's speed drifts over an
+hour. Our epoch times also hold the previous epoch's checkpoint and log
+writes (under 0.01 s); PyTorch's loop writes nothing.
 
 Like bench.py, it unsets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for itself
 (re-running itself without them) unless --keep-openblas-env is given.
@@ -63,6 +65,7 @@ def main() -> int:
     print(f"{state['patches']} patches, batch {cfg.batch_size}, BLAS {blas}")
     ours = _summary("espcn-ref", times)
     lr_p, hr_p = build_patches(images, cfg, np.random.default_rng(cfg.seed))  # no augmentation: rng unused
+    assert len(lr_p) == state["patches"], "PyTorch must train on the patches ours did"
     torch_times = _torch_epochs(lr_p, hr_p, cfg, a.epochs)
     if torch_times is None:
         print("(PyTorch not installed; its reference run took 0.56 s per epoch)")
@@ -86,11 +89,12 @@ def _torch_epochs(lr_p, hr_p, cfg, epochs):
         import torch
     except ImportError:
         return None
-    from bench import _threads, _torch_net  # this folder is on sys.path when run as a script
+    from bench import _torch_net  # this folder is on sys.path when run as a script
+    from numba import get_num_threads
 
     from espcn_ref.model import ESPCN
 
-    torch.set_num_threads(_threads())
+    torch.set_num_threads(get_num_threads())  # the thread count our side ran with (it honours taskset)
     net = _torch_net(torch, ESPCN(cfg.scale, rng=np.random.default_rng(cfg.seed)))
     *early, last = [m for m in net if isinstance(m, torch.nn.Conv2d)]
     opt = torch.optim.Adam([{"params": [p for m in early for p in m.parameters()]},

@@ -2,6 +2,7 @@
 
 import http.server
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,11 @@ def test_train_then_resume_via_cli(capsys, tmp_path):
     assert code == 0 and "finished after 2 epochs" in out
     lrs = [float(line.split(",")[1]) for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
     assert lrs == [1e-3, 0.5e-3]  # (1 + cos(pi e / 2)) / 2 times 1e-3 for e = 0, 1
+    code, out, _ = run(capsys, *args, "--epochs", "4", "--schedule", "cosine", "--resume")
+    lrs = [float(line.split(",")[1]) for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert code == 0 and lrs[2:] == [0.5e-3, 1e-3 * (1 + math.cos(3 * math.pi / 4)) / 2]  # the 4-epoch curve
+    code, _, err = run(capsys, *args, "--epochs", "1", "--recipe", "paper", "--schedule", "cosine", "--overwrite")
+    assert code == 2 and "'cosine' is for the fast recipe" in err
     code, _, err = run(capsys, *args, "--epochs", "1", "--rescale", "0.9,1.2", "--overwrite")
     assert code == 2 and "rescale factors must be distinct and in (0, 1)" in err
     with pytest.raises(SystemExit) as exc:  # argparse: usage and exit 2

@@ -10,7 +10,7 @@ from espcn_ref.evaluate import evaluate_images, protocol_pair
 from espcn_ref.model import load_model
 from espcn_ref.optim import SGD, Adam
 from espcn_ref.data import extract_patches, imresize, make_lr_hr_pair, rgb_to_y_uint8
-from espcn_ref.train import TrainConfig, build_patches, next_lr, split_images, train, validation_psnr
+from espcn_ref.train import TrainConfig, build_patches, fast_lr, next_lr, split_images, train, validation_psnr
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,8 @@ def test_paper_schedule():
     assert [next_lr(fast, 1e-3, e, 1, 1) for e in (0, 6, 7, 9)] == [1e-3, 1e-3, 1e-4, 1e-4]
     early = TrainConfig(recipe="fast", epochs=10, decay_at=0.5)  # epoch 5 (1-based) is the last at 1e-3
     assert [next_lr(early, 1e-3, e, 1, 1) for e in (0, 3, 4, 9)] == [1e-3, 1e-3, 1e-4, 1e-4]
+    odd = TrainConfig(recipe="fast", epochs=100, decay_at=0.58)  # 0.58 * 100 = 57.99999999999999 in floats
+    assert [fast_lr(odd, e) for e in (57, 58)] == [1e-3, 1e-4]  # the drop comes after 58 epochs, not 57
 
 
 def test_cosine_schedule():
@@ -140,7 +142,7 @@ def test_cosine_schedule():
     # next_lr(e) is the rate of epoch e + 1: (1 + cos(pi (e + 1) / 4)) / 2 times 1e-3
     lrs = [next_lr(cos, 1e-3, e, 1, 1) for e in range(3)]
     np.testing.assert_allclose(lrs, [0.85355339e-3, 0.5e-3, 0.14644661e-3], rtol=1e-7)
-    assert next_lr(cos, 1e-3, 3, 1, 1) == 0.0  # after the last epoch: only reached when resuming with more
+    assert [fast_lr(cos, e) for e in range(4)] == [1e-3, *lrs]
     # with more epochs the same epoch sits earlier in the half cosine, at a higher rate
     assert next_lr(TrainConfig(epochs=8, schedule="cosine"), 1e-3, 1, 1, 1) > lrs[1]
 

@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train on each image shrunk by these factors in (0, 1), e.g. 0.9,0.8,0.7,0.6")
     t.add_argument("--lr", type=float, default=None)
     t.add_argument("--schedule", choices=["step", "cosine"], default="step",
-                   help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine to 0 over --epochs)")
+                   help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine towards 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
                    help="fast recipe, step schedule: the lr drops to lr / 10 at this fraction of --epochs (default 0.8)")
     t.add_argument("--patience", type=int, default=100)

@@ -11,8 +11,8 @@ Two recipes:
   converges in far fewer epochs. Its ``schedule`` is ``step`` (the rate cut
   x0.1 at ``decay_at`` = 80% of the epochs) or ``cosine`` (the rate follows
   half a cosine from 1e-3 down towards 0 over the epochs). Both follow
-  ``epochs``: resuming with more epochs stretches the schedule, so the rate
-  can go back up.
+  ``epochs``: resuming with more epochs stretches the schedule from the next
+  epoch on, so the rate can go back up.
 
 Deviations from the paper are listed in the README and here: the paper's
 decay factor and mu are not given (we use ``lr_decay`` = 0.5 and mu = 1e-3);
@@ -65,7 +65,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # held-out training images for model selection
     seed: int = 0
     lr: float | None = None  # None: 0.01 (paper) or 1e-3 (fast)
-    schedule: str = "step"  # fast recipe: "step" (x0.1 at decay_at) or "cosine" (half a cosine to 0)
+    schedule: str = "step"  # fast recipe: "step" (x0.1 at decay_at) or "cosine" (half a cosine towards 0)
     decay_at: float = 0.8  # fast recipe, step schedule: the lr drops to lr / 10 at this fraction of the epochs
     momentum: float = 0.9  # paper recipe
     last_layer_lr_mult: float = 0.1  # "the final layer learns 10 times slower"
@@ -150,17 +150,28 @@ def next_lr(cfg: TrainConfig, lr: float, epoch: int, prev_loss: float, loss: flo
     """The learning rate for the epoch after ``epoch`` (0-based).
 
     paper: lr * lr_decay (not below min_lr) when (prev - loss) / prev < mu.
-    fast, step: initial lr until ``decay_at`` (default 80%) of the epochs, then initial lr / 10.
-    fast, cosine: lr_0 (1 + cos(pi e / epochs)) / 2 for epoch e (0-based), so
-    epoch 0 runs at lr_0 and the last epoch at lr_0 (1 - cos(pi / epochs)) / 2.
+    fast: ``fast_lr(cfg, epoch + 1)``.
     """
     if cfg.recipe == "paper":
         if math.isfinite(prev_loss) and (prev_loss - loss) / prev_loss < cfg.mu:
             return max(cfg.min_lr, lr * cfg.lr_decay)
         return lr
+    return fast_lr(cfg, epoch + 1)
+
+
+def fast_lr(cfg: TrainConfig, epoch: int) -> float:
+    """The fast recipe's learning rate for ``epoch`` (0-based; log.csv's epoch + 1 numbering is 1-based).
+
+    step: lr_0 for the first floor(decay_at * epochs) epochs, then lr_0 / 10.
+    cosine: lr_0 (1 + cos(pi epoch / epochs)) / 2: epoch 0 runs at lr_0, the
+    last at lr_0 (1 - cos(pi / epochs)) / 2.
+    A function of the epoch alone, so a run resumed with another ``epochs``
+    follows the new schedule from its next epoch on.
+    """
     if cfg.schedule == "cosine":
-        return cfg.initial_lr * 0.5 * (1.0 + math.cos(math.pi * (epoch + 1) / cfg.epochs))
-    return cfg.initial_lr * (0.1 if epoch + 1 >= int(cfg.decay_at * cfg.epochs) else 1.0)
+        return cfg.initial_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.epochs))
+    drop = math.floor(cfg.decay_at * cfg.epochs + 1e-9)  # 0.58 * 100 is 57.999...: still 58
+    return cfg.initial_lr * (0.1 if epoch >= drop else 1.0)
 
 
 class _StopFlag:
@@ -230,6 +241,8 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
         while not state["finished"] and state["epoch"] < cfg.epochs:
             if perm is None:  # a new epoch: its order comes from the run's generator
                 perm = rng.permutation(len(lr_p))
+                if cfg.recipe == "fast":  # the schedule of this run's epochs, also after a resume
+                    state["lr"] = fast_lr(cfg, state["epoch"])
             opt.lr = state["lr"]
             while state["step"] < steps_per_epoch:
                 idx = perm[state["step"] * cfg.batch_size : (state["step"] + 1) * cfg.batch_size]
