@@ -160,7 +160,9 @@ def next_lr(cfg: TrainConfig, lr: float, epoch: int, prev_loss: float, loss: flo
 
 
 def fast_lr(cfg: TrainConfig, epoch: int) -> float:
-    """The fast recipe's learning rate for ``epoch`` (0-based; log.csv's epoch + 1 numbering is 1-based).
+    """The fast recipe's learning rate for ``epoch`` (0-based; log.csv numbers it epoch + 1).
+
+    Our replacement for Sec. 3.2's schedule (listed among the deviations in the README).
 
     step: lr_0 for the first floor(decay_at * epochs) epochs, then lr_0 / 10.
     cosine: lr_0 (1 + cos(pi epoch / epochs)) / 2: epoch 0 runs at lr_0, the
