@@ -118,6 +118,11 @@ def test_train_then_resume_via_cli(capsys, tmp_path):
     assert code == 0 and lrs[2:] == [0.5e-3, 1e-3 * (1 + math.cos(3 * math.pi / 4)) / 2]  # the 4-epoch curve
     code, _, err = run(capsys, *args, "--epochs", "1", "--recipe", "paper", "--schedule", "cosine", "--overwrite")
     assert code == 2 and "'cosine' is for the fast recipe" in err
+    code, out, _ = run(capsys, *args, "--epochs", "2", "--decay-at", "0.5", "--average", "--overwrite")
+    rows = [line.split(",") for line in (tmp_path / "run" / "log.csv").read_text().splitlines()]
+    assert code == 0 and rows[0][4] == "val_psnr_avg" and rows[1][4] == "" and rows[2][4] == rows[2][3]
+    code, _, err = run(capsys, *args, "--epochs", "1", "--recipe", "paper", "--average", "--overwrite")
+    assert code == 2 and "average is for the fast recipe" in err
     code, _, err = run(capsys, *args, "--epochs", "1", "--rescale", "0.9,1.2", "--overwrite")
     assert code == 2 and "rescale factors must be distinct and in (0, 1)" in err
     with pytest.raises(SystemExit) as exc:  # argparse: usage and exit 2

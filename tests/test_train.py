@@ -10,7 +10,18 @@ from espcn_ref.evaluate import evaluate_images, protocol_pair
 from espcn_ref.model import load_model
 from espcn_ref.optim import SGD, Adam
 from espcn_ref.data import extract_patches, imresize, make_lr_hr_pair, rgb_to_y_uint8
-from espcn_ref.train import TrainConfig, build_patches, fast_lr, next_lr, split_images, train, validation_psnr
+import espcn_ref.train as train_module
+from espcn_ref.train import (
+    TrainConfig,
+    build_patches,
+    drop_epoch,
+    fast_lr,
+    next_lr,
+    split_images,
+    train,
+    update_average,
+    validation_psnr,
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +101,58 @@ def test_resume_equals_uninterrupted_run(tmp_path, small_images, recipe, stop_at
     a, b = _params(tmp_path / "full"), _params(tmp_path / "part")
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_update_average_is_the_mean_of_the_snapshots():
+    rng = np.random.default_rng(0)
+    snaps = [{"w": rng.standard_normal((3, 2)).astype(np.float32), "b": np.float32([i, -i])} for i in range(1, 5)]
+    avg = {}
+    for n, snap in enumerate(snaps, start=1):
+        update_average(avg, snap, n)
+        assert avg["w"].dtype == np.float64
+        np.testing.assert_allclose(avg["w"], np.mean([s["w"] for s in snaps[:n]], axis=0, dtype=np.float64),
+                                   rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(avg["b"], [2.5, -2.5])  # (1 + 2 + 3 + 4) / 4
+    assert snaps[0]["w"].dtype == np.float32  # snapshots are not touched
+
+
+def test_weight_average_starts_at_the_drop_and_resumes_exactly(tmp_path, small_images):
+    """average=True: epochs 3 and 4 of 4 (drop at 0.5) are averaged. One snapshot
+    is the weights themselves, so epoch 3 logs the same score twice; epoch 4
+    scores the mean of two. A run stopped in epoch 4 (after the first snapshot)
+    and resumed gives the same log, average and model."""
+    cfg = TrainConfig(scale=2, epochs=4, batch_size=8, seed=5, average=True, decay_at=0.5)
+    assert drop_epoch(cfg) == 2
+    full = train(cfg, small_images, tmp_path / "full", progress=False)
+    rows = [h.get("val_psnr_avg") for h in full["history"]]
+    assert rows[:2] == ["", ""] and full["avg_count"] == 2
+    assert rows[2] == full["history"][2]["val_psnr"] and rows[3] != full["history"][3]["val_psnr"]
+    header = (tmp_path / "full" / "log.csv").read_text().splitlines()[0]
+    assert header == "epoch,lr,train_loss,val_psnr,val_psnr_avg,time_s"
+    part = train(cfg, small_images, tmp_path / "part", progress=False, stop_after_steps=14)  # 4 steps an epoch
+    assert part["status"] == "paused" and part["epoch"] == 3 and part["avg_count"] == 1
+    resumed = train(cfg, small_images, tmp_path / "part", resume=True, progress=False)
+    assert resumed["history"] == full["history"]
+    with np.load(tmp_path / "full" / "checkpoint.npz") as a, np.load(tmp_path / "part" / "checkpoint.npz") as b:
+        assert sorted(k for k in a.files if k.startswith("avg/")) == sorted(f"avg/{k}" for k in _params(tmp_path / "full"))
+        for k in a.files:
+            if k != "__run__":
+                np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_the_weight_average_is_saved_when_it_scores_best(tmp_path, small_images, monkeypatch):
+    """Selection covers the average: scores 20, 21, 22 | 22.5, 23 | 24 (raw | average)
+    make epoch 4's average the best, and model.npz then holds it (as float32)."""
+    scores = iter([20.0, 21.0, 22.0, 22.5, 23.0, 24.0])
+    monkeypatch.setattr(train_module, "validation_psnr", lambda model, pairs, r: next(scores))
+    cfg = TrainConfig(scale=2, epochs=4, batch_size=8, seed=5, average=True, decay_at=0.5)
+    state = train(cfg, small_images, tmp_path, progress=False)
+    assert (state["best_psnr"], state["best_epoch"], state["best_is_average"]) == (24.0, 3, True)
+    saved = _params(tmp_path)
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        for k, v in saved.items():
+            np.testing.assert_array_equal(v, z[f"avg/{k}"].astype(np.float32))
+            assert not np.array_equal(v, z[f"params/{k}"])  # the mean of two epochs, not the last weights
 
 
 def test_rescale_adds_the_shrunk_images_sub_images(small_images):
@@ -197,6 +260,10 @@ def test_bad_training_config():
         TrainConfig(schedule="linear")
     with pytest.raises(ValueError, match="'cosine' is for the fast recipe"):
         TrainConfig(recipe="paper", schedule="cosine")
+    with pytest.raises(ValueError, match="average is for the fast recipe"):
+        TrainConfig(recipe="paper", average=True)
+    with pytest.raises(ValueError, match="average needs a validation split"):
+        TrainConfig(average=True, val_fraction=0)
     for bad_decay in (0.0, 1.5):
         with pytest.raises(ValueError, match="decay_at"):
             TrainConfig(decay_at=bad_decay)

@@ -79,14 +79,15 @@ def cmd_train(a) -> int:
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
                       augment_online=a.augment_online, rescale=a.rescale, schedule=a.schedule, decay_at=a.decay_at,
-                      degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
+                      average=a.average, degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)
     if state["best_epoch"] < 0:
         print(f"{state['status']} before the first epoch ended; no model written yet")
     else:
         print(f"{state['status']} after {state['epoch']} epochs, {state['elapsed']:.0f} s of training; "
-              f"best validation PSNR {state['best_psnr']:.2f} dB at epoch {state['best_epoch'] + 1}; "
+              f"best validation PSNR {state['best_psnr']:.2f} dB at epoch {state['best_epoch'] + 1}"
+              f"{' (weight average)' if state.get('best_is_average') else ''}; "
               f"model: {Path(a.out) / 'model.npz'}")
     if state["status"] in ("interrupted", "paused"):
         print("resume with the same command and --resume")
@@ -204,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine towards 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
                    help="fast recipe, step schedule: the lr drops to lr / 10 at this fraction of --epochs (default 0.8)")
+    t.add_argument("--average", action="store_true",
+                   help="fast recipe: from --decay-at on, also keep the mean of the epochs' final weights (SWA) "
+                        "and select it when it scores better on validation")
     t.add_argument("--patience", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this much training")

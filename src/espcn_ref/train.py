@@ -13,6 +13,9 @@ Two recipes:
   half a cosine from 1e-3 down towards 0 over the epochs). Both follow
   ``epochs``: resuming with more epochs stretches the schedule from the next
   epoch on, so the rate can go back up.
+  With ``average``, the epochs from ``decay_at`` on also feed a running
+  mean of their final weights (stochastic weight averaging, Izmailov et
+  al. 2018), and model selection scores that mean as well.
 
 Deviations from the paper are listed in the README and here: the paper's
 decay factor and mu are not given (we use ``lr_decay`` = 0.5 and mu = 1e-3);
@@ -67,6 +70,7 @@ class TrainConfig:
     lr: float | None = None  # None: 0.01 (paper) or 1e-3 (fast)
     schedule: str = "step"  # fast recipe: "step" (x0.1 at decay_at) or "cosine" (half a cosine towards 0)
     decay_at: float = 0.8  # fast recipe, step schedule: the lr drops to lr / 10 at this fraction of the epochs
+    average: bool = False  # fast recipe: also select among running means of the weights from decay_at on (SWA)
     momentum: float = 0.9  # paper recipe
     last_layer_lr_mult: float = 0.1  # "the final layer learns 10 times slower"
     mu: float = 1e-3  # paper recipe: relative cost improvement that keeps the lr
@@ -85,6 +89,10 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'step' or 'cosine', got {self.schedule!r}")
         if self.recipe == "paper" and self.schedule != "step":
             raise ValueError("schedule 'cosine' is for the fast recipe; the paper recipe lowers the lr on plateaus")
+        if self.recipe == "paper" and self.average:
+            raise ValueError("average is for the fast recipe: it starts where its schedule drops (decay_at)")
+        if self.average and self.val_fraction == 0:
+            raise ValueError("average needs a validation split (val_fraction > 0): it is chosen on it")
         if not 0 < self.decay_at <= 1:
             raise ValueError(f"decay_at must be in (0, 1], got {self.decay_at}")
         try:
@@ -172,8 +180,26 @@ def fast_lr(cfg: TrainConfig, epoch: int) -> float:
     """
     if cfg.schedule == "cosine":
         return cfg.initial_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.epochs))
-    drop = math.floor(cfg.decay_at * cfg.epochs + 1e-9)  # 0.58 * 100 is 57.999...: still 58
-    return cfg.initial_lr * (0.1 if epoch >= drop else 1.0)
+    return cfg.initial_lr * (0.1 if epoch >= drop_epoch(cfg) else 1.0)
+
+
+def drop_epoch(cfg: TrainConfig) -> int:
+    """floor(decay_at * epochs), 0-based: where the step schedule drops and ``average`` starts."""
+    return math.floor(cfg.decay_at * cfg.epochs + 1e-9)  # 0.58 * 100 is 57.999...: still 58
+
+
+def update_average(avg: dict, params: dict, count: int) -> None:
+    """Stochastic weight averaging (Izmailov et al. 2018), one snapshot:
+    avg <- avg + (params - avg) / count, in float64; count counts this snapshot.
+
+    avg, params: {name: array}, same names and shapes. After snapshots
+    w_1 .. w_n, avg holds their mean (w_1 + ... + w_n) / n.
+    """
+    for k, p in params.items():
+        if count == 1:
+            avg[k] = p.astype(np.float64)
+        else:
+            avg[k] += (p - avg[k]) / count
 
 
 class _StopFlag:
@@ -226,12 +252,13 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     val_pairs = {name: protocol_pair(img, cfg.scale, cfg.degradation) for name, img in sorted(val_imgs.items())}
     opt = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "loss_sum": 0.0, "lr": cfg.initial_lr, "prev_loss": math.inf,
-             "best_psnr": -math.inf, "best_epoch": -1, "history": [], "elapsed": 0.0,
+             "best_psnr": -math.inf, "best_epoch": -1, "best_is_average": False, "avg_count": 0,
+             "history": [], "elapsed": 0.0,
              "val": sorted(val_imgs), "patches": int(len(lr_p)), "finished": False, "stop": None}
-    perm = None
+    perm, avg = None, {}  # avg: the weight average of cfg.average (update_average)
     out.mkdir(parents=True, exist_ok=True)
     if resume and ckpt.exists():
-        state, perm, rng = _load(ckpt, cfg, model, opt, state)
+        state, perm, rng, avg = _load(ckpt, cfg, model, opt, state)
     else:  # a fresh run: no stale log or model from an earlier run in this folder
         for name in ("log.csv", "model.npz", "checkpoint.npz"):
             (out / name).unlink(missing_ok=True)
@@ -262,15 +289,15 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
                 out_of_time = max_seconds is not None and time.perf_counter() - t_call >= max_seconds
                 if stop.requested or out_of_time or steps_done == stop_after_steps:
                     state["elapsed"] = time.perf_counter() - t_start
-                    _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
+                    _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
                     return _close(bar, state, "interrupted" if stop.requested else "paused")
             state["elapsed"] = time.perf_counter() - t_start
-            _end_epoch(cfg, model, state, val_pairs, out, bar)
+            _end_epoch(cfg, model, avg, state, val_pairs, out, bar)
             perm = None
-            _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
+            _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
     state["finished"] = True
     state["stop"] = state["stop"] or "epochs"
-    _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng)
+    _save(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
     return _close(bar, state, "finished")
 
 
@@ -280,17 +307,27 @@ def validation_psnr(model: ESPCN, val_pairs: dict, r: int) -> float:
     return float(np.mean([score_y(model, lr, gt, r, with_ssim=False)["psnr"] for lr, gt in val_pairs.values()]))
 
 
-def _end_epoch(cfg, model, state, val_pairs, out, bar):
-    """Validation, model selection, learning-rate schedule, log."""
+def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):
+    """Validation, model selection (also of the weight average), learning-rate schedule, log."""
     loss = state["loss_sum"] / state["patches"]
     val = validation_psnr(model, val_pairs, cfg.scale) if val_pairs else -loss
     epoch = state["epoch"]
     if val > state["best_psnr"]:
-        state["best_psnr"], state["best_epoch"] = val, epoch
+        state["best_psnr"], state["best_epoch"], state["best_is_average"] = val, epoch, False
         model.save(out / "model.npz")
-    row = {"epoch": epoch + 1, "lr": state["lr"], "train_loss": loss, "val_psnr": val,
-           "time_s": round(state["elapsed"], 3)}
-    state["history"].append({k: row[k] for k in ("epoch", "lr", "train_loss", "val_psnr")})
+    row = {"epoch": epoch + 1, "lr": state["lr"], "train_loss": loss, "val_psnr": val}
+    if cfg.average:
+        row["val_psnr_avg"] = ""  # empty before the average starts
+        if epoch >= drop_epoch(cfg):
+            state["avg_count"] += 1
+            update_average(avg, model.params, state["avg_count"])
+            averaged = _model_with(model, avg)
+            row["val_psnr_avg"] = val_avg = validation_psnr(averaged, val_pairs, cfg.scale)
+            if val_avg > state["best_psnr"]:
+                state["best_psnr"], state["best_epoch"], state["best_is_average"] = val_avg, epoch, True
+                averaged.save(out / "model.npz")
+    row["time_s"] = round(state["elapsed"], 3)
+    state["history"].append({k: v for k, v in row.items() if k != "time_s"})
     _append_csv(out / "log.csv", row)
     state["lr"] = next_lr(cfg, state["lr"], epoch, state["prev_loss"], loss)
     state["prev_loss"], state["loss_sum"], state["step"] = loss, 0.0, 0
@@ -300,6 +337,13 @@ def _end_epoch(cfg, model, state, val_pairs, out, bar):
     if bar is not None:
         bar.set_description(f"x{cfg.scale} epoch {epoch + 1}/{cfg.epochs} val {val:.2f} dB")
         bar.reset()
+
+
+def _model_with(model: ESPCN, params: dict) -> ESPCN:
+    """A model of ``model``'s architecture holding ``params`` (as float32)."""
+    other = ESPCN(config=model.config)
+    other.params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+    return other
 
 
 def _append_csv(path, row):
@@ -329,9 +373,10 @@ def _close(bar, state, status):
 # --- checkpoints ----------------------------------------------------------------
 
 
-def _save(path, cfg, model, opt, state, perm, rng):
+def _save(path, cfg, model, opt, state, perm, rng, avg):
     arrays = {f"params/{k}": v for k, v in model.params.items()}
     arrays.update({f"opt/{k}": np.asarray(v) for k, v in opt.state().items()})
+    arrays.update({f"avg/{k}": v for k, v in avg.items()})
     arrays["perm"] = np.asarray(perm if perm is not None else [], dtype=np.int64)
     meta = {"config": asdict(cfg), "state": state, "rng": rng.bit_generator.state}
     arrays["__run__"] = np.array(json.dumps(meta, default=float))
@@ -346,6 +391,7 @@ def _load(path, cfg, model, opt, fresh_state):
         saved = TrainConfig(**meta["config"])
         state, rng_state, perm = meta["state"], meta["rng"], arrays.pop("perm")
         params = {k: arrays.pop(f"params/{k}") for k in model.params}
+        avg = {k: arrays.pop(f"avg/{k}") for k in model.params} if state.get("avg_count") else {}
         opt_state = {k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}
     except (KeyError, TypeError, ValueError) as e:
         raise ModelFormatError(f"{path}: not a valid espcn-ref checkpoint ({type(e).__name__}: {e})") from None
@@ -373,4 +419,6 @@ def _load(path, cfg, model, opt, fresh_state):
         state["finished"] = not (state["epoch"] < cfg.epochs and (state.get("stop") != "patience" or patience_left))
         if not state["finished"]:
             state["stop"] = None
-    return state, (perm if perm.size else None), rng
+    if any(avg[k].shape != model.params[k].shape for k in avg):
+        raise ModelFormatError(f"{path}: the weight average does not match the model's shapes")
+    return state, (perm if perm.size else None), rng, avg
