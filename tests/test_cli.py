@@ -130,6 +130,20 @@ def test_train_then_resume_via_cli(capsys, tmp_path):
     assert exc.value.code == 2 and "comma-separated numbers, got '0.9,x'" in capsys.readouterr().err
 
 
+def test_train_says_when_it_kept_the_weight_average(capsys, tmp_path, monkeypatch):
+    import espcn_ref.train as train_module
+
+    scores = iter([20.0, 21.0, 22.0])  # epoch 1, epoch 2, then the mean from the drop (epoch 2) to epoch 2
+    monkeypatch.setattr(train_module, "validation_psnr", lambda model, pairs, r: next(scores))
+    (tmp_path / "Mini").mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("a", "b"):
+        save_image(tmp_path / "Mini" / f"{name}.png", (rng.random((80, 80)) * 255).astype(np.uint8))
+    code, out, _ = run(capsys, "train", "--data", tmp_path, "--train-set", "Mini", "--scale", "2", "--epochs", "2",
+                       "--decay-at", "0.5", "--average", "--out", tmp_path / "run", "--quiet")
+    assert code == 0 and "best validation PSNR 22.00 dB at epoch 2 (the mean of the weights from the lr drop to it)" in out
+
+
 def test_module_entry_point_runs():
     r = subprocess.run([sys.executable, "-m", "espcn_ref", "info", "--scale", "2"], capture_output=True, text=True)
     assert r.returncode == 0 and "ESPCN x2" in r.stdout

@@ -106,6 +106,7 @@ def test_resume_equals_uninterrupted_run(tmp_path, small_images, recipe, stop_at
 def test_update_average_is_the_mean_of_the_snapshots():
     rng = np.random.default_rng(0)
     snaps = [{"w": rng.standard_normal((3, 2)).astype(np.float32), "b": np.float32([i, -i])} for i in range(1, 5)]
+    before = [{k: v.copy() for k, v in snap.items()} for snap in snaps]
     avg = {}
     for n, snap in enumerate(snaps, start=1):
         update_average(avg, snap, n)
@@ -113,26 +114,35 @@ def test_update_average_is_the_mean_of_the_snapshots():
         np.testing.assert_allclose(avg["w"], np.mean([s["w"] for s in snaps[:n]], axis=0, dtype=np.float64),
                                    rtol=0, atol=1e-15)
     np.testing.assert_array_equal(avg["b"], [2.5, -2.5])  # (1 + 2 + 3 + 4) / 4
-    assert snaps[0]["w"].dtype == np.float32  # snapshots are not touched
+    for snap, copy in zip(snaps, before):  # the snapshots are not touched
+        for k in snap:
+            np.testing.assert_array_equal(snap[k], copy[k])
 
 
-def test_weight_average_starts_at_the_drop_and_resumes_exactly(tmp_path, small_images):
+def _log_without_times(out):
+    return [line.rsplit(",", 1)[0] for line in (out / "log.csv").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("stop_at", [8, 12, 14])  # 4 steps an epoch: before the average, end of epoch 3, in epoch 4
+def test_weight_average_starts_at_the_drop_and_resumes_exactly(tmp_path, small_images, stop_at):
     """average=True: epochs 3 and 4 of 4 (drop at 0.5) are averaged. One snapshot
     is the weights themselves, so epoch 3 logs the same score twice; epoch 4
-    scores the mean of two. A run stopped in epoch 4 (after the first snapshot)
-    and resumed gives the same log, average and model."""
+    scores the mean of two. A run stopped and resumed gives the same log,
+    average and model."""
     cfg = TrainConfig(scale=2, epochs=4, batch_size=8, seed=5, average=True, decay_at=0.5)
     assert drop_epoch(cfg) == 2
     full = train(cfg, small_images, tmp_path / "full", progress=False)
-    rows = [h.get("val_psnr_avg") for h in full["history"]]
-    assert rows[:2] == ["", ""] and full["avg_count"] == 2
+    rows = [h["val_psnr_avg"] for h in full["history"]]
+    assert rows[:2] == [None, None] and full["avg_count"] == 2
     assert rows[2] == full["history"][2]["val_psnr"] and rows[3] != full["history"][3]["val_psnr"]
-    header = (tmp_path / "full" / "log.csv").read_text().splitlines()[0]
-    assert header == "epoch,lr,train_loss,val_psnr,val_psnr_avg,time_s"
-    part = train(cfg, small_images, tmp_path / "part", progress=False, stop_after_steps=14)  # 4 steps an epoch
-    assert part["status"] == "paused" and part["epoch"] == 3 and part["avg_count"] == 1
+    log = _log_without_times(tmp_path / "full")
+    assert log[0] == "epoch,lr,train_loss,val_psnr,val_psnr_avg" and log[1].endswith(",")  # empty before the drop
+    part = train(cfg, small_images, tmp_path / "part", progress=False, stop_after_steps=stop_at)
+    assert part["status"] == "paused" and part["avg_count"] == (1 if stop_at == 14 else 0)
     resumed = train(cfg, small_images, tmp_path / "part", resume=True, progress=False)
-    assert resumed["history"] == full["history"]
+    assert resumed["history"] == full["history"] and _log_without_times(tmp_path / "part") == log
+    for k, v in _params(tmp_path / "full").items():
+        np.testing.assert_array_equal(v, _params(tmp_path / "part")[k])
     with np.load(tmp_path / "full" / "checkpoint.npz") as a, np.load(tmp_path / "part" / "checkpoint.npz") as b:
         assert sorted(k for k in a.files if k.startswith("avg/")) == sorted(f"avg/{k}" for k in _params(tmp_path / "full"))
         for k in a.files:
@@ -153,6 +163,39 @@ def test_the_weight_average_is_saved_when_it_scores_best(tmp_path, small_images,
         for k, v in saved.items():
             np.testing.assert_array_equal(v, z[f"avg/{k}"].astype(np.float32))
             assert not np.array_equal(v, z[f"params/{k}"])  # the mean of two epochs, not the last weights
+
+
+def test_the_weight_average_is_not_saved_when_it_loses_or_ties(tmp_path, small_images, monkeypatch):
+    """Scores 20, 21, 22 | 21.5, 23 | 23 (raw | average): epoch 4's weights win,
+    the average only ties, so model.npz holds the last weights, not the mean."""
+    scores = iter([20.0, 21.0, 22.0, 21.5, 23.0, 23.0])
+    monkeypatch.setattr(train_module, "validation_psnr", lambda model, pairs, r: next(scores))
+    cfg = TrainConfig(scale=2, epochs=4, batch_size=8, seed=5, average=True, decay_at=0.5)
+    state = train(cfg, small_images, tmp_path, progress=False)
+    assert (state["best_psnr"], state["best_epoch"], state["best_is_average"]) == (23.0, 3, False)
+    with np.load(tmp_path / "checkpoint.npz") as z:
+        for k, v in _params(tmp_path).items():
+            np.testing.assert_array_equal(v, z[f"params/{k}"])
+            assert not np.array_equal(v, z[f"avg/{k}"].astype(np.float32))
+
+
+def test_resume_with_more_epochs_restarts_the_average(tmp_path, small_images):
+    """4 epochs averaged from epoch 3, then resumed with epochs=10: the drop moves
+    to epoch 6, the lr goes back up, and the mean starts afresh there (so epoch 6
+    scores its own weights again), instead of mixing in epochs 3 and 4."""
+    cfg = dict(scale=2, batch_size=8, seed=5, average=True, decay_at=0.5)
+    first = train(TrainConfig(epochs=4, **cfg), small_images, tmp_path, progress=False)
+    assert first["avg_count"] == 2
+    state = train(TrainConfig(epochs=10, **cfg), small_images, tmp_path, resume=True, progress=False)
+    hist = state["history"]
+    assert state["avg_count"] == 5 and hist[4]["val_psnr_avg"] is None and hist[4]["lr"] == 1e-3
+    assert hist[5]["val_psnr_avg"] == hist[5]["val_psnr"]  # one snapshot: the weights themselves
+
+
+def test_average_needs_a_held_out_image(tmp_path, small_images):
+    one = {"astronaut": small_images["astronaut"]}
+    with pytest.raises(ValueError, match="too few images to hold one out"):
+        train(TrainConfig(scale=2, epochs=1, average=True), one, tmp_path, progress=False)
 
 
 def test_rescale_adds_the_shrunk_images_sub_images(small_images):

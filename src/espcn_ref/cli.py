@@ -87,7 +87,7 @@ def cmd_train(a) -> int:
     else:
         print(f"{state['status']} after {state['epoch']} epochs, {state['elapsed']:.0f} s of training; "
               f"best validation PSNR {state['best_psnr']:.2f} dB at epoch {state['best_epoch'] + 1}"
-              f"{' (weight average)' if state.get('best_is_average') else ''}; "
+              f"{' (the mean of the weights from the lr drop to it)' if state.get('best_is_average') else ''}; "
               f"model: {Path(a.out) / 'model.npz'}")
     if state["status"] in ("interrupted", "paused"):
         print("resume with the same command and --resume")
@@ -204,10 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=["step", "cosine"], default="step",
                    help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine towards 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
-                   help="fast recipe, step schedule: the lr drops to lr / 10 at this fraction of --epochs (default 0.8)")
+                   help="fast recipe, step schedule: the lr drops to lr / 10 at this fraction of --epochs "
+                        "(default 0.8); --average starts there")
     t.add_argument("--average", action="store_true",
-                   help="fast recipe: from --decay-at on, also keep the mean of the epochs' final weights (SWA) "
-                        "and select it when it scores better on validation")
+                   help="fast recipe: from --decay-at on (either schedule), also keep the running mean of the "
+                        "epochs' final weights (SWA) and score it on validation after each of those epochs, "
+                        "like the epochs themselves")
     t.add_argument("--patience", type=int, default=100)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this much training")

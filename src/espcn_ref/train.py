@@ -13,9 +13,11 @@ Two recipes:
   half a cosine from 1e-3 down towards 0 over the epochs). Both follow
   ``epochs``: resuming with more epochs stretches the schedule from the next
   epoch on, so the rate can go back up.
-  With ``average``, the epochs from ``decay_at`` on also feed a running
-  mean of their final weights (stochastic weight averaging, Izmailov et
-  al. 2018), and model selection scores that mean as well.
+  With ``average``, the epochs from ``decay_at`` on (for either schedule)
+  also feed a running mean of their final weights (stochastic weight
+  averaging, Izmailov et al. 2018), and model selection scores that mean
+  after each of them as well. A resume whose ``epochs`` moves the start
+  past the current epoch starts the mean afresh.
 
 Deviations from the paper are listed in the README and here: the paper's
 decay factor and mu are not given (we use ``lr_decay`` = 0.5 and mu = 1e-3);
@@ -33,6 +35,7 @@ finishes the current step, saves, and returns.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -70,7 +73,8 @@ class TrainConfig:
     lr: float | None = None  # None: 0.01 (paper) or 1e-3 (fast)
     schedule: str = "step"  # fast recipe: "step" (x0.1 at decay_at) or "cosine" (half a cosine towards 0)
     decay_at: float = 0.8  # fast recipe, step schedule: the lr drops to lr / 10 at this fraction of the epochs
-    average: bool = False  # fast recipe: also select among running means of the weights from decay_at on (SWA)
+    average: bool = False  # fast recipe: also select among running means of the weights from decay_at on (SWA),
+    #                        for either schedule
     momentum: float = 0.9  # paper recipe
     last_layer_lr_mult: float = 0.1  # "the final layer learns 10 times slower"
     mu: float = 1e-3  # paper recipe: relative cost improvement that keeps the lr
@@ -184,7 +188,8 @@ def fast_lr(cfg: TrainConfig, epoch: int) -> float:
 
 
 def drop_epoch(cfg: TrainConfig) -> int:
-    """floor(decay_at * epochs), 0-based: where the step schedule drops and ``average`` starts."""
+    """floor(decay_at * epochs), 0-based: where the step schedule drops and
+    ``average`` starts (with the cosine schedule too)."""
     return math.floor(cfg.decay_at * cfg.epochs + 1e-9)  # 0.58 * 100 is 57.999...: still 58
 
 
@@ -248,6 +253,8 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     rng = np.random.default_rng(cfg.seed)
     model = ESPCN(config=ESPCNConfig(scale=cfg.scale, activation=cfg.activation), rng=rng, init=cfg.init)
     train_imgs, val_imgs = split_images(images, cfg.val_fraction, rng)
+    if cfg.average and not val_imgs:
+        raise ValueError("average needs a validation split: there are too few images to hold one out")
     lr_p, hr_p = build_patches(train_imgs, cfg, rng)
     val_pairs = {name: protocol_pair(img, cfg.scale, cfg.degradation) for name, img in sorted(val_imgs.items())}
     opt = make_optimizer(model, cfg)
@@ -317,7 +324,10 @@ def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):
         model.save(out / "model.npz")
     row = {"epoch": epoch + 1, "lr": state["lr"], "train_loss": loss, "val_psnr": val}
     if cfg.average:
-        row["val_psnr_avg"] = ""  # empty before the average starts
+        row["val_psnr_avg"] = None  # before the average starts (an empty field in log.csv)
+        if epoch < drop_epoch(cfg) and state["avg_count"]:  # resumed with more epochs: the start moved on
+            avg.clear()
+            state["avg_count"] = 0
         if epoch >= drop_epoch(cfg):
             state["avg_count"] += 1
             update_average(avg, model.params, state["avg_count"])
@@ -341,7 +351,7 @@ def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):
 
 def _model_with(model: ESPCN, params: dict) -> ESPCN:
     """A model of ``model``'s architecture holding ``params`` (as float32)."""
-    other = ESPCN(config=model.config)
+    other = copy.copy(model)  # shares the config; gets its own params
     other.params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
     return other
 
@@ -407,6 +417,10 @@ def _load(path, cfg, model, opt, fresh_state):
         if a.shape != model.params[k].shape:
             raise ModelFormatError(f"{path}: {k} has shape {a.shape}, expected {model.params[k].shape}")
         model.params[k] = a
+    if any(avg[k].shape != model.params[k].shape for k in avg):
+        raise ModelFormatError(f"{path}: the weight average does not match the model's shapes")
+    state.setdefault("avg_count", 0)  # checkpoints from before ``average`` existed
+    state.setdefault("best_is_average", False)
     current = opt.state()
     if set(opt_state) != set(current) or any(np.shape(opt_state[k]) != np.shape(current[k]) for k in current):
         raise ModelFormatError(f"{path}: the optimiser state does not match the {cfg.recipe} recipe")
@@ -419,6 +433,4 @@ def _load(path, cfg, model, opt, fresh_state):
         state["finished"] = not (state["epoch"] < cfg.epochs and (state.get("stop") != "patience" or patience_left))
         if not state["finished"]:
             state["stop"] = None
-    if any(avg[k].shape != model.params[k].shape for k in avg):
-        raise ModelFormatError(f"{path}: the weight average does not match the model's shapes")
     return state, (perm if perm.size else None), rng, avg
