@@ -319,23 +319,10 @@ def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):
     loss = state["loss_sum"] / state["patches"]
     val = validation_psnr(model, val_pairs, cfg.scale) if val_pairs else -loss
     epoch = state["epoch"]
-    if val > state["best_psnr"]:
-        state["best_psnr"], state["best_epoch"], state["best_is_average"] = val, epoch, False
-        model.save(out / "model.npz")
+    _keep_if_best(state, val, model, out, is_average=False)
     row = {"epoch": epoch + 1, "lr": state["lr"], "train_loss": loss, "val_psnr": val}
-    if cfg.average:
-        row["val_psnr_avg"] = None  # before the average starts (an empty field in log.csv)
-        if epoch < drop_epoch(cfg) and state["avg_count"]:  # resumed with more epochs: the start moved on
-            avg.clear()
-            state["avg_count"] = 0
-        if epoch >= drop_epoch(cfg):
-            state["avg_count"] += 1
-            update_average(avg, model.params, state["avg_count"])
-            averaged = _model_with(model, avg)
-            row["val_psnr_avg"] = val_avg = validation_psnr(averaged, val_pairs, cfg.scale)
-            if val_avg > state["best_psnr"]:
-                state["best_psnr"], state["best_epoch"], state["best_is_average"] = val_avg, epoch, True
-                averaged.save(out / "model.npz")
+    if cfg.average:  # None before the average starts (an empty field in log.csv)
+        row["val_psnr_avg"] = _average_epoch(cfg, model, avg, state, val_pairs, out)
     row["time_s"] = round(state["elapsed"], 3)
     state["history"].append({k: v for k, v in row.items() if k != "time_s"})
     _append_csv(out / "log.csv", row)
@@ -347,6 +334,29 @@ def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):
     if bar is not None:
         bar.set_description(f"x{cfg.scale} epoch {epoch + 1}/{cfg.epochs} val {val:.2f} dB")
         bar.reset()
+
+
+def _keep_if_best(state, score, model, out, is_average):
+    """Model selection: save ``model`` as model.npz if ``score`` beats the best so far."""
+    if score > state["best_psnr"]:
+        state["best_psnr"], state["best_epoch"], state["best_is_average"] = score, state["epoch"], is_average
+        model.save(out / "model.npz")
+
+
+def _average_epoch(cfg, model, avg, state, val_pairs, out):
+    """Add this epoch's weights to the running mean from drop_epoch on, score
+    the mean and select it like an epoch. Returns its score (None before the drop)."""
+    if state["epoch"] < drop_epoch(cfg):
+        if state["avg_count"]:  # resumed with more epochs: the start moved on
+            avg.clear()
+            state["avg_count"] = 0
+        return None
+    state["avg_count"] += 1
+    update_average(avg, model.params, state["avg_count"])
+    averaged = _model_with(model, avg)
+    score = validation_psnr(averaged, val_pairs, cfg.scale)
+    _keep_if_best(state, score, averaged, out, is_average=True)
+    return score
 
 
 def _model_with(model: ESPCN, params: dict) -> ESPCN:
