@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 from conftest import assert_close
 from espcn_ref.ops import conv_grid as cg
 from espcn_ref.ops.activations import tanh_reference
-from espcn_ref.ops.blas import gemm, rows_independent_of_position
+from espcn_ref.ops.blas import GEMM_ADDRESS, gemm, gemm_kernel, rows_independent_of_position
 from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
 from espcn_ref.ops.conv_grid import Grid
 from espcn_ref.ops.loss import mse_loss_reference
@@ -32,8 +32,21 @@ def test_gemm_on_row_slices_accumulates(dtype, trans_a):
     gemm(a, b, c, accumulate=True, trans_a=trans_a)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     assert_close(C, want, rtol=tol, atol=tol, what="gemm accumulate")  # and nothing outside c changed
+    c[...] = np.nan  # overwriting never reads c (BLAS's beta = 0)
     gemm(a, b, c, trans_a=trans_a)
     assert_close(c, a_mat.astype(np.float64) @ b, rtol=tol, atol=tol, what="gemm overwrite")
+
+
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
+def test_gemm_kernel_matches_numpy(trans_a, beta):
+    """The compiled call without gemm's checks: c = a @ b + beta * c, the NumPy twin."""
+    g = np.random.default_rng(1)
+    a = g.standard_normal((13, 7) if trans_a else (7, 13))
+    b, c = g.standard_normal((13, 5)), g.standard_normal((7, 5))
+    want = (a.T if trans_a else a) @ b + beta * c
+    gemm_kernel(GEMM_ADDRESS[c.dtype], a, b, c, beta, trans_a)
+    assert_close(c, want, rtol=1e-12, atol=1e-12, what="gemm_kernel")
 
 
 def test_gemm_zero_inner_dimension():
@@ -117,9 +130,10 @@ def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
     k = w.shape[2]
     dy = g.standard_normal((x.shape[0], w.shape[0], x.shape[2], x.shape[3]))
     want = conv2d_backward_reference(dy, x, w, 1, k // 2)
-    for rows in (cg.CHUNK_ROWS, 7):
+    for rows, stack_rows in ((cg.CHUNK_ROWS, cg.STACK_CHUNK_ROWS), (7, 7), (cg.CHUNK_ROWS, 5)):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(cg, "CHUNK_ROWS", rows)
+            mp.setattr(cg, "STACK_CHUNK_ROWS", stack_rows)
             mp.setattr(cg, "STACK_BELOW", stack_below)
             dx, dw, db = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid)
             no_dx = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid, need_dx=False)

@@ -13,41 +13,106 @@ the column-major (n, m) matrix with the same ``ld``. So ``C = A @ B`` in
 row-major is ``C^T = B^T A^T`` in column-major, which is the call below with
 the operands swapped and nothing transposed.
 
-ctypes releases the GIL for the call, so worker threads can run GEMMs side
-by side (see :func:`..conv_grid.parallel_chunks`).
+The call is made from Numba (:func:`gemm_kernel`), so the loops of the
+convolution engine that issue many small GEMMs run in compiled code, with no
+Python between the calls, and without the GIL (worker threads run GEMMs side
+by side). The BLAS routine's address is an argument, not a global: a
+compiled function that holds an address cannot be cached on disk, because
+the address changes from one process to the next. :func:`gemm` is the
+checked entry point for Python callers.
 """
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
-from numba.extending import get_cython_function_address
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import get_cython_function_address, intrinsic
 
-_VP = ctypes.c_void_p
-_PROTO = ctypes.CFUNCTYPE(None, *([_VP] * 13))  # ?gemm(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-_GEMM = {
-    np.dtype(np.float32): (_PROTO(get_cython_function_address("scipy.linalg.cython_blas", "sgemm")), ctypes.c_float),
-    np.dtype(np.float64): (_PROTO(get_cython_function_address("scipy.linalg.cython_blas", "dgemm")), ctypes.c_double),
+# The address of the BLAS routine for each dtype; pass it to :func:`gemm_kernel`.
+GEMM_ADDRESS = {
+    np.dtype(np.float32): get_cython_function_address("scipy.linalg.cython_blas", "sgemm"),
+    np.dtype(np.float64): get_cython_function_address("scipy.linalg.cython_blas", "dgemm"),
 }
-_NO_TRANS = ctypes.c_char(b"N")
-_TRANS = ctypes.c_char(b"T")
+_N, _T = ord("N"), ord("T")
 
 
-def _leading_dim(a: np.ndarray, name: str) -> int:
-    """Row stride in elements of a 2-D view with unit stride along its rows."""
+@intrinsic
+def _call_gemm(typingctx, address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """``?gemm(&trans_a, &trans_b, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc)`` at ``address``.
+
+    The Fortran convention: every argument by pointer. Scalars are stored in
+    stack slots (characters as uint8, sizes as int32, alpha and beta in c's
+    dtype); arrays pass their data pointers.
+    """
+    scalars = {1: types.uint8, 2: types.uint8, 3: types.int32, 4: types.int32, 5: types.int32,
+               6: c.dtype, 8: types.int32, 10: types.int32, 11: c.dtype, 13: types.int32}
+    sig = types.void(address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):
+        byte_ptr = ir.IntType(8).as_pointer()
+        ptrs = []
+        for i, (ty, val) in enumerate(zip(signature.args, args)):
+            if i == 0:
+                continue
+            if i in scalars:
+                slot = cgutils.alloca_once_value(builder, context.cast(builder, val, ty, scalars[i]))
+                ptrs.append(builder.bitcast(slot, byte_ptr))
+            else:
+                ptrs.append(builder.bitcast(context.make_array(ty)(context, builder, val).data, byte_ptr))
+        fn_type = ir.FunctionType(ir.VoidType(), [byte_ptr] * 13)
+        builder.call(builder.inttoptr(args[0], fn_type.as_pointer()), ptrs)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True)
+def _leading_dim_of(x):
+    """Row stride in elements of a 2-D array with unit stride along its rows."""
+    return x.strides[0] // x.itemsize if x.shape[0] > 1 else max(x.shape[1], 1)
+
+
+@njit(cache=True, nogil=True)
+def gemm_kernel(address, a, b, c, beta, trans_a):
+    """``c[...] = a @ b + beta * c`` (a read as its transpose when ``trans_a``), no checks.
+
+    address: ``GEMM_ADDRESS[c.dtype]``; a: (m, k), or (k, m) with ``trans_a``;
+    b: (k, n); c: (m, n). Operands as :func:`gemm` requires them (the callers
+    in :mod:`.conv_grid` pass row slices of their grids). Twin:
+    ``beta * c + a @ b`` in NumPy (tests).
+    """
+    m = a.shape[1] if trans_a else a.shape[0]
+    k = a.shape[0] if trans_a else a.shape[1]
+    n = b.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:  # no products: c = beta * c, and BLAS's beta = 0 never reads c
+        if beta == 0.0:
+            c[:, :] = 0.0
+        else:
+            c *= beta
+        return
+    # column-major: c^T (n, m) = b^T (n, k) @ a^T (k, m); a stored (k, m) row-major is
+    # a^T's column-major transpose, hence the flag.
+    _call_gemm(address, _N, _T if trans_a else _N, n, m, k, 1.0,
+               b, _leading_dim_of(b), a, _leading_dim_of(a), beta, c, _leading_dim_of(c))  # fmt: skip
+
+
+def _leading_dim(a: np.ndarray, name: str) -> None:
+    """Checks that a 2-D view has unit stride along its rows and rows apart by at least their length."""
     if a.ndim != 2:
         raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
     rows, cols = a.shape
     if a.size == 0:
-        return max(cols, 1)
+        return
     row, col = a.strides
     size = a.itemsize
     unit_cols = cols <= 1 or col == size
     rows_apart = rows <= 1 or (row > 0 and row % size == 0 and row // size >= cols)
     if not (unit_cols and rows_apart):
         raise ValueError(f"{name} must be a row slice (unit stride along its rows), got strides {a.strides}")
-    return row // size if rows > 1 else max(cols, 1)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, trans_a: bool = False) -> None:
@@ -59,36 +124,18 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, 
     arrays are fine). ``c`` must not overlap ``a`` or ``b``.
     """
     dtype = c.dtype
-    if dtype not in _GEMM or a.dtype != dtype or b.dtype != dtype:
+    if dtype not in GEMM_ADDRESS or a.dtype != dtype or b.dtype != dtype:
         raise TypeError(f"gemm needs float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype}, {c.dtype}")
+    for x, name in ((a, "a"), (b, "b"), (c, "c")):
+        _leading_dim(x, name)
     m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
     if b.shape[0] != k or c.shape != (m, b.shape[1]):
         raise ValueError(f"gemm shapes do not match: a {a.shape} (trans_a={trans_a}), b {b.shape}, c {c.shape}")
-    n = b.shape[1]
     if not c.flags.writeable:
         raise ValueError("c must be writeable")
     if np.may_share_memory(c, a) or np.may_share_memory(c, b):
         raise ValueError("c must not overlap a or b")
-    lda, ldb, ldc = _leading_dim(a, "a"), _leading_dim(b, "b"), _leading_dim(c, "c")
-    if m == 0 or n == 0:
-        return
-    if k == 0:
-        if not accumulate:
-            c[...] = 0
-        return
-    fn, scalar = _GEMM[dtype]
-    ci = ctypes.c_int
-    # column-major: c^T (n, m) = b^T (n, k) @ a^T (k, m); a stored (k, m) row-major is a^T's
-    # column-major transpose, hence the flag flip.
-    fn(
-        ctypes.byref(_NO_TRANS), ctypes.byref(_TRANS if trans_a else _NO_TRANS),
-        ctypes.byref(ci(n)), ctypes.byref(ci(m)), ctypes.byref(ci(k)),
-        ctypes.byref(scalar(1.0)),
-        _VP(b.ctypes.data), ctypes.byref(ci(ldb)),
-        _VP(a.ctypes.data), ctypes.byref(ci(lda)),
-        ctypes.byref(scalar(1.0 if accumulate else 0.0)),
-        _VP(c.ctypes.data), ctypes.byref(ci(ldc)),
-    )  # fmt: skip
+    gemm_kernel(GEMM_ADDRESS[dtype], a, b, c, 1.0 if accumulate else 0.0, trans_a)
 
 
 def rows_independent_of_position(dtype=np.float32) -> bool:
