@@ -46,6 +46,23 @@ def _median_time(fn, repeat: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def _alternating_medians(fns, rounds: int, per_round: int, warmup: int = 3) -> list[float]:
+    """Median seconds of each function, timed in alternating rounds (per_round
+    calls of the first, then of the second, ...), so that the machine's drift
+    over the run falls on all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, ts in zip(fns, times):
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) for ts in times]
+
+
 # --- workloads (each runs in its own process) ----------------------------------------
 
 
@@ -172,11 +189,10 @@ def w_train_step(quick, batch):
     def step():  # what espcn_ref.train does per step
         opt.step(m.params, m.loss_and_grads(x, t)[1])
 
-    out = {"seconds": _median_time(step, 10 if quick else 30, warmup=3)}
     try:
         import torch
     except ImportError:
-        return out
+        return {"seconds": _median_time(step, 10 if quick else 30, warmup=3)}
     torch.set_num_threads(_threads())
     net = _torch_net(torch, m)
     topt = torch.optim.Adam(net.parameters())
@@ -187,8 +203,8 @@ def w_train_step(quick, batch):
         torch.nn.functional.mse_loss(net(xt), tt).backward()
         topt.step()
 
-    out["torch_seconds"] = _median_time(tstep, 10 if quick else 30, warmup=3)
-    return out
+    ours, theirs = _alternating_medians([step, tstep], rounds=2 if quick else 6, per_round=5 if quick else 10)
+    return {"seconds": ours, "torch_seconds": theirs}
 
 
 def w_upsampling_forms(quick):
