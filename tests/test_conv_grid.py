@@ -144,6 +144,12 @@ def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
         assert_close(no_dx[1], want[1], what="dw without dx")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_is_numpys_column_sum_to_the_bit(dtype):
+    dy = np.random.default_rng(3).standard_normal((2700, 32)).astype(dtype)
+    assert np.array_equal(cg._column_sums(dy), dy.sum(axis=0))
+
+
 def test_backward_needs_zero_padding_in_dy():
     """Negative control: junk on dy's padding rows leaks into dw (so the
     activation's backward must zero them, and does)."""
