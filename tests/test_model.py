@@ -209,8 +209,9 @@ def test_forward_is_the_composition_of_the_equations(activation, order, C, r):
 
 
 def test_sharded_gradients_equal_the_whole_batch():
-    """loss_and_grads on 2 threads (the batch split in 2 shards) is the same
-    sum as on 1, and the same bits every time."""
+    """loss_and_grads on 2 threads (the batch split in 2 shards, or in 8 when
+    shards are kept small) is the same sum as on 1, and the same bits every time."""
+    from espcn_ref import model as model_module
     from espcn_ref.model import SHARD_MIN_BATCH
 
     rng = np.random.default_rng(10)
@@ -225,6 +226,17 @@ def test_sharded_gradients_equal_the_whole_batch():
         np.testing.assert_allclose(g2[k], g1[k], rtol=1e-10, atol=1e-13, err_msg=k)
     again = m.loss_and_grads(x, t, threads=2)[1]
     assert all(np.array_equal(again[k], g2[k]) for k in g2)
+    sizes = []
+    with pytest.MonkeyPatch.context() as mp:  # more shards than threads: 19 images of 42 rows, shards of <= 100 rows
+        mp.setattr(model_module, "SHARD_ROWS", 100)
+        mp.setattr(m, "_shard", lambda xs, ts, run=m._shard: sizes.append(len(xs)) or run(xs, ts))
+        loss8, g8 = m.loss_and_grads(x, t, threads=2)
+        again8 = m.loss_and_grads(x, t, threads=2)[1]
+    assert sorted(sizes[:8]) == [2, 2, 2, 2, 2, 3, 3, 3] and len(sizes) == 16  # 2 * ceil(798 / 200) = 8 shards
+    assert loss8 == pytest.approx(loss1, rel=1e-12)
+    for k in g1:
+        np.testing.assert_allclose(g8[k], g1[k], rtol=1e-10, atol=1e-13, err_msg=k)
+        assert np.array_equal(again8[k], g8[k])
     small = m.loss_and_grads(x[:4], t[:4], threads=2)[1]  # below SHARD_MIN_BATCH: one piece
     y, cache = m.forward_train(x[:4])
     whole = m.backward(mse_loss_backward(y, t[:4]), cache)
