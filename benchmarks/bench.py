@@ -168,8 +168,8 @@ def _torch_net(torch, m):
     shapes = m.config.layer_shapes()
     for l, (co, ci, f, _) in enumerate(shapes, start=1):
         conv = nn.Conv2d(ci, co, f, padding=f // 2)
-        conv.weight.data = torch.from_numpy(m.params[f"conv{l}.weight"])
-        conv.bias.data = torch.from_numpy(m.params[f"conv{l}.bias"])
+        conv.weight.data = torch.from_numpy(m.params[f"conv{l}.weight"].copy())  # its own weights to train
+        conv.bias.data = torch.from_numpy(m.params[f"conv{l}.bias"].copy())
         layers += [conv, nn.Tanh()] if l < len(shapes) else [conv, nn.PixelShuffle(m.scale)]
     return nn.Sequential(*layers)
 

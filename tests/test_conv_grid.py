@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 from conftest import assert_close
 from espcn_ref.ops import conv_grid as cg
 from espcn_ref.ops.activations import tanh_reference
-from espcn_ref.ops.blas import GEMM_ADDRESS, gemm, gemm_kernel, rows_independent_of_position
+from espcn_ref.ops.blas import GEMM_ADDRESSES, gemm, gemm_kernel, rows_independent_of_position
 from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
 from espcn_ref.ops.conv_grid import Grid
 from espcn_ref.ops.loss import mse_loss_reference
@@ -37,16 +37,34 @@ def test_gemm_on_row_slices_accumulates(dtype, trans_a):
     assert_close(c, a_mat.astype(np.float64) @ b, rtol=tol, atol=tol, what="gemm overwrite")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("beta", [0.0, 1.0, 0.5])
-def test_gemm_kernel_matches_numpy(trans_a, beta):
-    """The compiled call without gemm's checks: c = a @ b + beta * c, the NumPy twin."""
+@pytest.mark.parametrize("k", [13, 1, 0])
+def test_gemm_kernel_matches_numpy(dtype, trans_a, beta, k):
+    """The compiled call (what the grid engine's loops use): c = a @ b + beta * c,
+    the NumPy twin, on row slices, including one-row operands and k = 0."""
     g = np.random.default_rng(1)
-    a = g.standard_normal((13, 7) if trans_a else (7, 13))
-    b, c = g.standard_normal((13, 5)), g.standard_normal((7, 5))
-    want = (a.T if trans_a else a) @ b + beta * c
-    gemm_kernel(GEMM_ADDRESS[c.dtype], a, b, c, beta, trans_a)
-    assert_close(c, want, rtol=1e-12, atol=1e-12, what="gemm_kernel")
+    A = g.standard_normal((20, 30)).astype(dtype)
+    a = A[2 : 2 + k, 3:10] if trans_a else A[2:9, 3 : 3 + k]  # (k, 7) or (7, k), lda = 30
+    B, C = g.standard_normal((20, 30)).astype(dtype), g.standard_normal((20, 30)).astype(dtype)
+    b, c = B[4 : 4 + k, 1:6], C[5:12, 20:25]
+    want = C.astype(np.float64)
+    want[5:12, 20:25] = (a.T if trans_a else a).astype(np.float64) @ b + beta * c
+    gemm_kernel(GEMM_ADDRESSES, a, b, c, beta, trans_a)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(C, want, rtol=tol, atol=tol, what="gemm_kernel")  # and nothing outside c changed
+
+
+def test_gemm_kernel_refuses_what_it_cannot_pass_to_blas():
+    """Its checks run in compiled code, before BLAS sees anything."""
+    a, b = np.ones((4, 3)), np.ones((3, 2))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        gemm_kernel(GEMM_ADDRESSES, a, b, np.ones((5, 2)), 0.0, False)  # c one row too long
+    with pytest.raises(ValueError, match="row slices"):
+        gemm_kernel(GEMM_ADDRESSES, np.asfortranarray(a), b, np.ones((4, 2)), 0.0, False)
+    with pytest.raises(Exception, match="(?i)typ"):  # mixed dtypes do not compile
+        gemm_kernel(GEMM_ADDRESSES, a.astype(np.float32), b, np.ones((4, 2)), 0.0, False)
 
 
 def test_gemm_zero_inner_dimension():
@@ -148,6 +166,24 @@ def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
 def test_bias_gradient_is_numpys_column_sum_to_the_bit(dtype):
     dy = np.random.default_rng(3).standard_normal((2700, 32)).astype(dtype)
     assert np.array_equal(cg._column_sums(dy), dy.sum(axis=0))
+
+
+def test_bias_gradient_of_one_column_is_close():
+    """NumPy sums a single column pairwise, so only closeness holds there; and a strided dy works."""
+    dy = np.random.default_rng(4).standard_normal((5000, 3)).astype(np.float32)
+    assert_close(cg._column_sums(dy[:, 1:2]), dy[:, 1:2].sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4,
+                 what="one column")
+    assert np.array_equal(cg._column_sums(dy[::2, ::2]), dy[::2, ::2].sum(axis=0))
+
+
+@pytest.mark.parametrize("lo, rows", [(0, 40), (5, 20), (30, 27)])
+def test_shift_stack_matches_its_reference(lo, rows):
+    """The stack of shifted dy that the stacked backward builds (zero where a shift leaves dy)."""
+    dy = np.random.default_rng(6).standard_normal((57, 4)).astype(np.float32)
+    shifts = np.array([-7, -6, -1, 0, 1, 6, 7], dtype=np.int64)
+    out = np.full((rows, len(shifts) * 4), np.nan, np.float32)
+    cg._shift_stack(dy, shifts, lo, out)
+    assert np.array_equal(out, cg.shift_stack_reference(dy, list(shifts), lo, rows))
 
 
 def test_backward_needs_zero_padding_in_dy():

@@ -208,6 +208,20 @@ def test_forward_is_the_composition_of_the_equations(activation, order, C, r):
     np.testing.assert_allclose(m.forward_train(x)[0], want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("n, image_rows, threads, want", [
+    (15, 324, 2, 1),  # below SHARD_MIN_BATCH: one piece
+    (16, 324, 2, 2),  # the training batch: 2 shards of 8 patches of 17x17
+    (64, 324, 2, 8),
+    (64, 324, 1, 7),  # ceil(20736 / 3072)
+    (32, 324, 3, 6),  # a multiple of the thread count
+    (16, 10_000, 2, 16),  # big images: one per shard, no more
+])
+def test_shard_count(n, image_rows, threads, want):
+    from espcn_ref.model import shard_count
+
+    assert shard_count(n, image_rows, threads) == want
+
+
 def test_sharded_gradients_equal_the_whole_batch():
     """loss_and_grads on 2 threads (the batch split in 2 shards, or in 8 when
     shards are kept small) is the same sum as on 1, and the same bits every time."""
@@ -232,10 +246,12 @@ def test_sharded_gradients_equal_the_whole_batch():
         mp.setattr(m, "_shard", lambda xs, ts, run=m._shard: sizes.append(len(xs)) or run(xs, ts))
         loss8, g8 = m.loss_and_grads(x, t, threads=2)
         again8 = m.loss_and_grads(x, t, threads=2)[1]
+        one_thread = m.loss_and_grads(x, t, threads=1)  # 8 shards (ceil(798 / 100)), one after the other
     assert sorted(sizes[:8]) == [2, 2, 2, 2, 2, 3, 3, 3] and len(sizes) == 16  # 2 * ceil(798 / 200) = 8 shards
-    assert loss8 == pytest.approx(loss1, rel=1e-12)
+    assert loss8 == pytest.approx(loss1, rel=1e-12) and one_thread[0] == pytest.approx(loss1, rel=1e-12)
     for k in g1:
         np.testing.assert_allclose(g8[k], g1[k], rtol=1e-10, atol=1e-13, err_msg=k)
+        np.testing.assert_allclose(one_thread[1][k], g1[k], rtol=1e-10, atol=1e-13, err_msg=k)
         assert np.array_equal(again8[k], g8[k])
     small = m.loss_and_grads(x[:4], t[:4], threads=2)[1]  # below SHARD_MIN_BATCH: one piece
     y, cache = m.forward_train(x[:4])

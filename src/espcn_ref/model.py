@@ -220,22 +220,21 @@ class ESPCN:
         """The MSE of eq. (5) for a batch and its gradients: (loss, grads).
 
         x: (N, C, H, W) LR; target: (N, C, rH, rW) HR. A batch of at least
-        ``SHARD_MIN_BATCH`` images is cut into shards of about ``SHARD_ROWS``
-        grid rows or fewer (8 patches of 17x17), so that a layer's operands
-        stay in the core's cache, and the shard count is a multiple of
-        ``threads`` (default: Numba's thread count): with 2 threads a batch
-        of 16 patches is 2 shards, one of 64 is 8. With ``threads`` > 1 the
-        shards run side by side on ``threads`` workers, one BLAS and one
-        Numba thread each (small GEMMs do not split well across threads;
-        whole shards do); with 1, one after the other. Loss and gradients are
-        the shards' sums weighted by their sizes, added in shard order, so
-        the result does not depend on timing.
+        ``SHARD_MIN_BATCH`` images is cut into shards (:func:`shard_count`)
+        of about ``SHARD_ROWS`` grid rows (8 patches of 17x17), so that a
+        layer's operands stay in the core's cache. With ``threads`` > 1
+        (default: Numba's thread count) the shards run side by side on
+        ``threads`` workers, one BLAS and one Numba thread each (small GEMMs
+        do not split well across threads; whole shards do); with 1, one
+        after the other. Loss and gradients are the shards' sums weighted by
+        their sizes, added in shard order, so the result does not depend on
+        timing (it does on the thread count, through the shard count).
         """
         threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
+        x = self._check_input(x)
         n = len(x)
-        rows = n * self._grid(np.shape(x)).image
-        shards = min(n, threads * math.ceil(rows / (threads * SHARD_ROWS)))
-        if n < SHARD_MIN_BATCH or shards == 1:
+        shards = shard_count(n, self._grid(x.shape).image, threads)
+        if shards == 1:
             return self._loss_and_grads_here(x, target)
         bounds = [n * i // shards for i in range(shards + 1)]
         parts = [(x[a:b], target[a:b]) for a, b in zip(bounds, bounds[1:])]
@@ -382,12 +381,28 @@ def pretrained(scale: int = 3) -> ESPCN:
     return load_model(path, expect_scale=scale)
 
 
-# A batch this large or larger is split across threads by ESPCN.loss_and_grads,
-# in shards of at most about SHARD_ROWS grid rows. On this 2-core machine the
+# A batch this large or larger is split into shards by ESPCN.loss_and_grads,
+# of about SHARD_ROWS grid rows each (shard_count). On this 2-core machine the
 # batch-64 step took 13.2-13.5 ms in 2 shards of 32 patches and 10.2-10.8 ms
 # in 8 shards of 8 (shards of 4: slower again).
 SHARD_MIN_BATCH = 16
 SHARD_ROWS = 3072
+
+
+def shard_count(n: int, image_rows: int, threads: int) -> int:
+    """How many shards ESPCN.loss_and_grads cuts a batch of n images into.
+
+    image_rows: grid rows per image, (H + pad)(W + pad). Below
+    SHARD_MIN_BATCH images, 1. Otherwise ceil(n image_rows / SHARD_ROWS)
+    rounded up to a multiple of ``threads``, so that the workers share the
+    shards evenly, and at most n (one image per shard). Shards hold whole
+    images, so one may hold a few rows more than SHARD_ROWS. With 2 threads
+    and 17x17 patches (324 rows each), 16 images make 2 shards and 64 make
+    8; on 1 thread, 2 and 7.
+    """
+    if n < SHARD_MIN_BATCH:
+        return 1
+    return min(n, threads * math.ceil(n * image_rows / (threads * SHARD_ROWS)))
 
 
 @functools.lru_cache(maxsize=None)

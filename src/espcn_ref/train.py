@@ -29,7 +29,8 @@ moments, random-generator state, position in the epoch, history), and the
 best model so far to ``model.npz``. ``resume=True`` continues from the
 checkpoint and gives the same result as an uninterrupted run with the same
 seed, on the same thread count and BLAS kernel (batches of 16 or more are
-summed over one shard per thread, see ``ESPCN.loss_and_grads``). Ctrl-C
+summed over shards whose number depends on the thread count, see
+``ESPCN.loss_and_grads``). Ctrl-C
 finishes the current step, saves, and returns.
 """
 

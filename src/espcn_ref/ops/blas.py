@@ -10,16 +10,22 @@ arrays, as long as each has unit stride along its last axis.
 
 BLAS is column-major; a row-major (m, n) matrix with row stride ``ld`` is
 the column-major (n, m) matrix with the same ``ld``. So ``C = A @ B`` in
-row-major is ``C^T = B^T A^T`` in column-major, which is the call below with
-the operands swapped and nothing transposed.
+row-major is ``C^T = B^T A^T`` in column-major: :func:`gemm_kernel` makes
+that call, with the operands swapped and nothing transposed.
 
 The call is made from Numba (:func:`gemm_kernel`), so the loops of the
 convolution engine that issue many small GEMMs run in compiled code, with no
 Python between the calls, and without the GIL (worker threads run GEMMs side
-by side). The BLAS routine's address is an argument, not a global: a
-compiled function that holds an address cannot be cached on disk, because
-the address changes from one process to the next. :func:`gemm` is the
-checked entry point for Python callers.
+by side). The BLAS routines' addresses are an argument (``GEMM_ADDRESSES``),
+not globals: a compiled function that holds an address cannot be cached on
+disk, because the address changes from one process to the next. Shapes,
+strides, dtypes and 32-bit sizes are checked in the compiled code before
+every call, so a bad operand raises instead of reaching BLAS.
+:func:`gemm` is the entry point for Python callers.
+
+Numba's disk cache tracks each function's own file only: after editing this
+file, run ``make clean`` (or delete ``__pycache__``) so that the cached
+kernels of :mod:`.conv_grid`, which have this code compiled in, are rebuilt.
 """
 
 from __future__ import annotations
@@ -30,12 +36,13 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import get_cython_function_address, intrinsic
 
-# The address of the BLAS routine for each dtype; pass it to :func:`gemm_kernel`.
-GEMM_ADDRESS = {
-    np.dtype(np.float32): get_cython_function_address("scipy.linalg.cython_blas", "sgemm"),
-    np.dtype(np.float64): get_cython_function_address("scipy.linalg.cython_blas", "dgemm"),
-}
+# (sgemm, dgemm): pass to :func:`gemm_kernel`, which picks one by the operands' dtype.
+GEMM_ADDRESSES = (
+    get_cython_function_address("scipy.linalg.cython_blas", "sgemm"),
+    get_cython_function_address("scipy.linalg.cython_blas", "dgemm"),
+)
 _N, _T = ord("N"), ord("T")
+_INT32_MAX = 2**31 - 1
 
 
 @intrinsic
@@ -44,8 +51,13 @@ def _call_gemm(typingctx, address, trans_a, trans_b, m, n, k, alpha, a, lda, b, 
 
     The Fortran convention: every argument by pointer. Scalars are stored in
     stack slots (characters as uint8, sizes as int32, alpha and beta in c's
-    dtype); arrays pass their data pointers.
+    dtype); arrays pass their data pointers. a, b and c must share a dtype,
+    float32 or float64 (anything else does not compile).
     """
+    if not all(isinstance(x, types.Array) and x.dtype == c.dtype for x in (a, b, c)):
+        return None
+    if c.dtype not in (types.float32, types.float64):
+        return None
     scalars = {1: types.uint8, 2: types.uint8, 3: types.int32, 4: types.int32, 5: types.int32,
                6: c.dtype, 8: types.int32, 10: types.int32, 11: c.dtype, 13: types.int32}
     sig = types.void(address, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
@@ -69,23 +81,35 @@ def _call_gemm(typingctx, address, trans_a, trans_b, m, n, k, alpha, a, lda, b, 
 
 
 @njit(cache=True, nogil=True)
-def _leading_dim_of(x):
-    """Row stride in elements of a 2-D array with unit stride along its rows."""
-    return x.strides[0] // x.itemsize if x.shape[0] > 1 else max(x.shape[1], 1)
+def _row_stride(x):
+    """Row stride in elements of a 2-D view with unit stride along its rows,
+    rows apart by at least their length; -1 if x is not such a view."""
+    cols = x.shape[1]
+    if cols > 1 and x.strides[1] != x.itemsize:
+        return -1
+    if x.shape[0] <= 1:
+        return max(cols, 1)
+    row = x.strides[0]
+    if row <= 0 or row % x.itemsize != 0 or row // x.itemsize < cols:
+        return -1
+    return row // x.itemsize
 
 
 @njit(cache=True, nogil=True)
-def gemm_kernel(address, a, b, c, beta, trans_a):
-    """``c[...] = a @ b + beta * c`` (a read as its transpose when ``trans_a``), no checks.
+def gemm_kernel(addresses, a, b, c, beta, trans_a):
+    """``c[...] = a @ b + beta * c`` (a read as its transpose when ``trans_a``).
 
-    address: ``GEMM_ADDRESS[c.dtype]``; a: (m, k), or (k, m) with ``trans_a``;
-    b: (k, n); c: (m, n). Operands as :func:`gemm` requires them (the callers
-    in :mod:`.conv_grid` pass row slices of their grids). Twin:
-    ``beta * c + a @ b`` in NumPy (tests).
+    addresses: ``GEMM_ADDRESSES``; a: (m, k), or (k, m) with ``trans_a``;
+    b: (k, n); c: (m, n); one dtype, float32 or float64; each a 2-D view
+    with unit stride along its rows (row slices of bigger arrays are fine).
+    ``c`` must not overlap ``a`` or ``b`` (not checked here; :func:`gemm`
+    checks it). Twin: ``beta * c + a @ b`` in NumPy (tests).
     """
     m = a.shape[1] if trans_a else a.shape[0]
     k = a.shape[0] if trans_a else a.shape[1]
     n = b.shape[1]
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("gemm shapes do not match: need a (m, k) (or (k, m) with trans_a), b (k, n), c (m, n)")
     if m == 0 or n == 0:
         return
     if k == 0:  # no products: c = beta * c, and BLAS's beta = 0 never reads c
@@ -94,25 +118,15 @@ def gemm_kernel(address, a, b, c, beta, trans_a):
         else:
             c *= beta
         return
+    lda, ldb, ldc = _row_stride(a), _row_stride(b), _row_stride(c)
+    if min(lda, ldb, ldc) < 0:
+        raise ValueError("gemm operands must be row slices (unit stride along their rows)")
+    if max(m, n, k, lda, ldb, ldc) > _INT32_MAX:
+        raise ValueError("gemm sizes and strides must fit in BLAS's 32-bit int")
+    address = addresses[0] if c.itemsize == 4 else addresses[1]
     # column-major: c^T (n, m) = b^T (n, k) @ a^T (k, m); a stored (k, m) row-major is
     # a^T's column-major transpose, hence the flag.
-    _call_gemm(address, _N, _T if trans_a else _N, n, m, k, 1.0,
-               b, _leading_dim_of(b), a, _leading_dim_of(a), beta, c, _leading_dim_of(c))  # fmt: skip
-
-
-def _leading_dim(a: np.ndarray, name: str) -> None:
-    """Checks that a 2-D view has unit stride along its rows and rows apart by at least their length."""
-    if a.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {a.shape}")
-    rows, cols = a.shape
-    if a.size == 0:
-        return
-    row, col = a.strides
-    size = a.itemsize
-    unit_cols = cols <= 1 or col == size
-    rows_apart = rows <= 1 or (row > 0 and row % size == 0 and row // size >= cols)
-    if not (unit_cols and rows_apart):
-        raise ValueError(f"{name} must be a row slice (unit stride along its rows), got strides {a.strides}")
+    _call_gemm(address, _N, _T if trans_a else _N, n, m, k, 1.0, b, ldb, a, lda, beta, c, ldc)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, trans_a: bool = False) -> None:
@@ -123,19 +137,16 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, 
     2-D view with unit stride along its last axis (row slices of bigger
     arrays are fine). ``c`` must not overlap ``a`` or ``b``.
     """
-    dtype = c.dtype
-    if dtype not in GEMM_ADDRESS or a.dtype != dtype or b.dtype != dtype:
-        raise TypeError(f"gemm needs float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype}, {c.dtype}")
     for x, name in ((a, "a"), (b, "b"), (c, "c")):
-        _leading_dim(x, name)
-    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
-    if b.shape[0] != k or c.shape != (m, b.shape[1]):
-        raise ValueError(f"gemm shapes do not match: a {a.shape} (trans_a={trans_a}), b {b.shape}, c {c.shape}")
+        if not isinstance(x, np.ndarray) or x.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D array, got shape {np.shape(x)}")
+    if c.dtype not in (np.float32, np.float64) or a.dtype != c.dtype or b.dtype != c.dtype:
+        raise TypeError(f"gemm needs float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype}, {c.dtype}")
     if not c.flags.writeable:
         raise ValueError("c must be writeable")
     if np.may_share_memory(c, a) or np.may_share_memory(c, b):
         raise ValueError("c must not overlap a or b")
-    gemm_kernel(GEMM_ADDRESS[dtype], a, b, c, 1.0 if accumulate else 0.0, trans_a)
+    gemm_kernel(GEMM_ADDRESSES, a, b, c, 1.0 if accumulate else 0.0, trans_a)
 
 
 def rows_independent_of_position(dtype=np.float32) -> bool:

@@ -19,7 +19,7 @@ a k x k kernel (k odd, k//2 <= pad) is::
     y[q] = b + sum_{a, b} g[q + a*row + b] @ w[:, :, a + k//2, b + k//2].T
 
 nine (for 3x3) GEMMs whose operands are row slices of ``g``: no gather, no
-copy, each accumulated straight into ``y`` (:func:`.blas.gemm`). Rows of
+copy, each accumulated straight into ``y`` (:func:`.blas.gemm_kernel`). Rows of
 ``y`` on the padding come out as junk and are zeroed by the activation
 (:func:`act_grid`), so ``y`` is again a valid grid for the next
 layer. The backward is the same sums transposed:
@@ -53,7 +53,7 @@ from numba import njit, prange
 
 from .._checks import as_float_array, check_int
 from .activations import ACTIVATIONS
-from .blas import GEMM_ADDRESS, gemm_kernel
+from .blas import GEMM_ADDRESSES, gemm_kernel
 from .loss import mse_loss, mse_loss_backward
 from .shuffle import _channel, _check_order, pixel_shuffle, pixel_unshuffle
 
@@ -65,8 +65,8 @@ CHUNK_ROWS = 16384
 # once and read by two GEMMs, so it should stay in cache: 4096 rows of a
 # 32-channel layer's stack are 4.5 MiB (16384 rows were 18 MiB). The batch-64
 # training step went from 12.4-13.4 to 11.2-11.7 ms. A shard of 8 patches of
-# 17x17 (2,592 rows) is still one stack, so batch-16 training is unchanged
-# to the bit.
+# 17x17 (2,592 rows) is still one stack, so batch-16 training on 2 threads
+# (2 such shards) is unchanged to the bit.
 STACK_CHUNK_ROWS = 4096
 # Layers with fewer output channels than this get dw and dx from a stack of shifted dy (:func:`_backward_stacked`).
 STACK_BELOW = 64
@@ -177,12 +177,12 @@ def shifted_gemm(src: np.ndarray, shifts, mats: np.ndarray, dst: np.ndarray, gri
     """
     has_bias = bias is not None
     bias = np.asarray(bias if has_bias else np.zeros(dst.shape[1]), dtype=dst.dtype)
-    _shifted_gemm(GEMM_ADDRESS[dst.dtype], src, np.asarray(shifts, dtype=np.int64), mats, dst,
+    _shifted_gemm(GEMM_ADDRESSES, src, np.asarray(shifts, dtype=np.int64), mats, dst,
                   grid.chunk_array(), bias, has_bias)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
-def _shifted_gemm(address, src, shifts, mats, dst, chunks, bias, has_bias):
+def _shifted_gemm(addresses, src, shifts, mats, dst, chunks, bias, has_bias):
     """:func:`shifted_gemm`'s loops, compiled: per chunk of rows [start, stop),
     the bias, then one GEMM per tap accumulated onto it (BLAS beta = 1)."""
     for i in range(chunks.shape[0]):
@@ -192,17 +192,17 @@ def _shifted_gemm(address, src, shifts, mats, dst, chunks, bias, has_bias):
                 dst[q, :] = bias
         for t in range(len(shifts)):
             beta = 1.0 if has_bias or t > 0 else 0.0
-            gemm_kernel(address, src[start + shifts[t] : stop + shifts[t]], mats[t], dst[start:stop], beta, False)
+            gemm_kernel(addresses, src[start + shifts[t] : stop + shifts[t]], mats[t], dst[start:stop], beta, False)
 
 
 @njit(cache=True, nogil=True)
-def _shifted_gemm_t(address, src, shifts, dy, dw_taps, chunks):
+def _shifted_gemm_t(addresses, src, shifts, dy, dw_taps, chunks):
     """dw_taps[t] += sum_q src[q + shifts[t]]^T dy[q] over the rows q of the chunks (the
     weight gradient of :func:`shifted_gemm`); dw_taps: (T, C_in, C_out)."""
     for i in range(chunks.shape[0]):
         start, stop = chunks[i, 0], chunks[i, 1]
         for t in range(len(shifts)):
-            gemm_kernel(address, src[start + shifts[t] : stop + shifts[t]], dy[start:stop], dw_taps[t], 1.0, True)
+            gemm_kernel(addresses, src[start + shifts[t] : stop + shifts[t]], dy[start:stop], dw_taps[t], 1.0, True)
 
 
 def _check_grid_conv(g, w, grid: Grid) -> int:
@@ -248,7 +248,7 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
         dw_taps = _backward_stacked(dy, g, shifts, flipped, grid, dx)
     else:
         dw_taps = np.zeros((len(shifts), C_in, C_out), dtype=g.dtype)
-        _shifted_gemm_t(GEMM_ADDRESS[g.dtype], g, np.asarray(shifts, dtype=np.int64), dy, dw_taps, grid.chunk_array())
+        _shifted_gemm_t(GEMM_ADDRESSES, g, np.asarray(shifts, dtype=np.int64), dy, dw_taps, grid.chunk_array())
         if need_dx:
             shifted_gemm(dy, [-s for s in shifts], flipped, dx, grid)
     dw = np.ascontiguousarray(dw_taps.reshape(k, k, C_in, C_out).transpose(3, 2, 0, 1))
@@ -259,8 +259,10 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
 @njit(cache=True, nogil=True)
 def _column_sums(dy):
     """The bias gradient db[c] = sum_q dy[q, c] (dy zero off the pixels), summed
-    row after row in dy's dtype: the order of ``dy.sum(axis=0)``, its twin,
-    and the same numbers, 3-4x faster."""
+    row after row in dy's dtype. Its twin is ``dy.sum(axis=0)``: for two or
+    more columns NumPy sums in this order too, and the numbers are the same
+    (3-4x faster here); for one column NumPy sums pairwise, so the last
+    float bits may differ."""
     out = np.zeros(dy.shape[1], dy.dtype)
     for q in range(dy.shape[0]):
         for c in range(dy.shape[1]):
@@ -291,13 +293,13 @@ def _backward_stacked(dy, g, shifts, flipped, grid, dx):
         spans.append((lo, hi, start, stop))
     buf = np.empty((max(hi - lo for lo, hi, _, _ in spans), T * C_out), dtype=g.dtype)
     has_dx = dx is not None
-    _stacked_gemms(GEMM_ADDRESS[g.dtype], dy, g, np.asarray(shifts, dtype=np.int64), F,
+    _stacked_gemms(GEMM_ADDRESSES, dy, g, np.asarray(shifts, dtype=np.int64), F,
                    dx if has_dx else buf[:0, :C_in], has_dx, np.asarray(spans, dtype=np.int64), buf, out)  # fmt: skip
     return np.ascontiguousarray(out.reshape(C_in, T, C_out).transpose(1, 0, 2))
 
 
 @njit(cache=True, nogil=True)
-def _stacked_gemms(address, dy, g, shifts, F, dx, has_dx, spans, buf, out):
+def _stacked_gemms(addresses, dy, g, shifts, F, dx, has_dx, spans, buf, out):
     """:func:`_backward_stacked`'s loop, compiled: per span (lo, hi, start, stop),
     the stack of shifted dy in ``buf``, then ``out += g^T stack`` and
     ``dx[start:stop] = stack @ F``."""
@@ -305,9 +307,9 @@ def _stacked_gemms(address, dy, g, shifts, F, dx, has_dx, spans, buf, out):
         lo, hi, start, stop = spans[i, 0], spans[i, 1], spans[i, 2], spans[i, 3]
         stack = buf[: hi - lo]
         _shift_stack(dy, shifts, lo, stack)
-        gemm_kernel(address, g[lo:hi], stack, out, 1.0, True)
+        gemm_kernel(addresses, g[lo:hi], stack, out, 1.0, True)
         if has_dx:
-            gemm_kernel(address, stack[start - lo : stop - lo], F, dx[start:stop], 0.0, False)
+            gemm_kernel(addresses, stack[start - lo : stop - lo], F, dx[start:stop], 0.0, False)
 
 
 @njit(cache=True, parallel=True, nogil=True)
