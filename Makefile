@@ -47,11 +47,11 @@ bench-epoch: $(STAMP)
 
 # The exact commands that produced the shipped models (see README, Results).
 PRETRAINED_EPOCHS_2 ?= 250
-PRETRAINED_EPOCHS_3 ?= 125
+PRETRAINED_EPOCHS_3 ?= 130
 PRETRAINED_EPOCHS_4 ?= 1000
 pretrained: $(STAMP)
 	@test -n "$(DATA)" || (echo "set DATA=/path/to/sets (with T91/)"; exit 2)
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/espcn-ref train --data $(DATA) --scale 3 --stride 3 --rescale 0.9,0.8,0.7,0.6 --augment-online --init icnr --epochs $(PRETRAINED_EPOCHS_3) --patience $(PRETRAINED_EPOCHS_3) --average --minutes 59 --out runs/x3
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/espcn-ref train --data $(DATA) --scale 3 --stride 3 --rescale 0.9,0.8,0.7,0.6 --augment-online --init icnr --epochs $(PRETRAINED_EPOCHS_3) --decay-at 0.85 --patience $(PRETRAINED_EPOCHS_3) --average --minutes 59 --out runs/x3
 	cp runs/x3/model.npz src/espcn_ref/weights/espcn_x3.npz
 	$(BIN)/espcn-ref train --data $(DATA) --scale 2 --epochs $(PRETRAINED_EPOCHS_2) --stride 13 --out runs/x2
 	cp runs/x2/model.npz src/espcn_ref/weights/espcn_x2.npz
