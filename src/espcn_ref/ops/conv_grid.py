@@ -258,8 +258,8 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
 
 @njit(cache=True, nogil=True)
 def _column_sums(dy):
-    """The bias gradient db[c] = sum_q dy[q, c] (dy zero off the pixels), summed
-    row after row in dy's dtype. Its twin is ``dy.sum(axis=0)``: for two or
+    """The bias gradient of eq. (1)-(3), db[c] = sum_q dy[q, c]: dy (length, C)
+    grid, zero off the pixels; returns (C,). Summed row after row in dy's dtype. Its twin is ``dy.sum(axis=0)``: for two or
     more columns NumPy sums in this order too, and the numbers are the same
     (3-4x faster here); for one column NumPy sums pairwise, so the last
     float bits may differ."""
