@@ -393,13 +393,13 @@ def _shuffled_channels(z, r, grid, name="z") -> int:
 def _shuffle_from_grid(z, r, code, front, image, row, out):
     """out[n, c, h, w] = z[front + n*image + (h//r)*row + w//r, channel(c, h % r, w % r)]."""
     N, C, Hr, Wr = out.shape
-    for nc in prange(N * C):  # each (n, c) plane is written by one thread
-        n = nc // C
-        c = nc % C
-        for h in range(Hr):
-            base = front + n * image + (h // r) * row
-            for w in range(Wr):
-                out[n, c, h, w] = z[base + w // r, _channel(c, h % r, w % r, C, r, code)]
+    W = Wr // r
+    for line in prange(N * C * Hr):  # each output row is written by one thread
+        n, c, h = line // (C * Hr), line // Hr % C, line % Hr
+        base = front + n * image + (h // r) * row
+        for j in range(W):  # LR pixel j fills w = j r .. j r + r - 1: no division per pixel
+            for b in range(r):
+                out[n, c, h, j * r + b] = z[base + j, _channel(c, h % r, b, C, r, code)]
 
 
 def shuffle_from_grid(z: np.ndarray, r: int, order: str, grid: Grid) -> np.ndarray:
@@ -427,11 +427,12 @@ def _shuffle_mse_grid(z, t, r, code, front, image, row, scale, dz, sse):
         for c in range(C):
             for h in range(Hr):
                 base = front + n * image + (h // r) * row
-                for w in range(Wr):
-                    q, k = base + w // r, _channel(c, h % r, w % r, C, r, code)
-                    d = np.float64(z[q, k]) - np.float64(t[n, c, h, w])
-                    acc += d * d
-                    dz[q, k] = (z[q, k] - t[n, c, h, w]) * scale  # in z's dtype, as NumPy would
+                for j in range(Wr // r):  # w = j r + b runs in t's row-major order
+                    for b in range(r):
+                        q, k, w = base + j, _channel(c, h % r, b, C, r, code), j * r + b
+                        d = np.float64(z[q, k]) - np.float64(t[n, c, h, w])
+                        acc += d * d
+                        dz[q, k] = (z[q, k] - t[n, c, h, w]) * scale  # in z's dtype, as NumPy would
         sse[n] = acc
 
 

@@ -76,25 +76,27 @@ def channel_index(c: int, i: int, j: int, C: int, r: int, order: str = "crd") ->
 @njit(cache=True, parallel=True, nogil=True)
 def _shuffle_kernel(x, r, code, out):  # x: (N, C*r*r, H, W), out: (N, C, H*r, W*r)
     N, C, Hr, Wr = out.shape
-    for nc in prange(N * C):  # each (n, c) plane is written by one thread
-        n = nc // C
-        c = nc % C
-        for h in range(Hr):
-            i = h % r
-            for w in range(Wr):
-                out[n, c, h, w] = x[n, _channel(c, i, w % r, C, r, code), h // r, w // r]
+    W = Wr // r
+    for row in prange(N * C * Hr):  # each output row is written by one thread
+        n, c, h = row // (C * Hr), row // Hr % C, row % Hr
+        i, hl = h % r, h // r  # row phase, LR row: one division per row, none per pixel
+        for b in range(r):  # column phase b reads channel k, writes every r-th pixel
+            k = _channel(c, i, b, C, r, code)
+            for j in range(W):
+                out[n, c, h, j * r + b] = x[n, k, hl, j]
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def _unshuffle_kernel(y, r, code, out):  # y: (N, C, H*r, W*r), out: (N, C*r*r, H, W)
     N, C, Hr, Wr = y.shape
-    for nc in prange(N * C):
-        n = nc // C
-        c = nc % C
-        for h in range(Hr):
-            i = h % r
-            for w in range(Wr):
-                out[n, _channel(c, i, w % r, C, r, code), h // r, w // r] = y[n, c, h, w]
+    W = Wr // r
+    for row in prange(N * C * Hr):  # each input row fills its own (n, k, hl) rows of out
+        n, c, h = row // (C * Hr), row // Hr % C, row % Hr
+        i, hl = h % r, h // r
+        for b in range(r):
+            k = _channel(c, i, b, C, r, code)
+            for j in range(W):
+                out[n, k, hl, j] = y[n, c, h, j * r + b]
 
 
 def _check_shuffle_input(x, r):
