@@ -107,16 +107,18 @@ def test_cross_correlation_not_convolution():
     assert y[0, 0, 2, 2] == x[0, 0, 1, 1]
 
 
-@given(conv_case(), st.booleans())
-def test_shifted_path_matches_reference(case, float32):
-    """The stride-1 shifted-GEMM path, forced on for every size, forward and backward."""
+@given(conv_case(), st.booleans(), st.booleans())
+def test_shifted_path_matches_reference(case, float32, direct):
+    """The stride-1 shifted path, forced on for every size, forward (per-tap
+    GEMMs, or the direct kernel for few output channels) and backward."""
     import espcn_ref.ops.conv as mod
 
     x, w, b, _, p = case
     if float32:
         x, w, b = x.astype(np.float32), w.astype(np.float32), None if b is None else b.astype(np.float32)
     dy = np.random.default_rng(1).standard_normal(conv2d_reference(x, w, b, 1, p).shape).astype(x.dtype)
-    with patch.object(mod, "SHIFTED_MIN_COLS", 0), patch.object(mod, "SHIFTED_MIN_WIDTH", 0):
+    with patch.object(mod, "SHIFTED_MIN_COLS", 0), patch.object(mod, "SHIFTED_MIN_WIDTH", 0), \
+         patch.object(mod, "DIRECT_MAX_COUT", 16 if direct else 0):
         y = conv2d(x, w, b, 1, p)
         grads = conv2d_backward(dy, x, w, 1, p)
     assert y.dtype == x.dtype and y.flags.c_contiguous
