@@ -22,7 +22,10 @@ Fast paths:
   column q + a Wp + b'. So every tap is one GEMM of w[:, :, a, b'] with a
   shifted window of columns, accumulated in place (``ops.blas.gemm``,
   beta = 1). The Wp - OW columns at the end of each output row read across
-  the row's end; they are computed and dropped.
+  the row's end; they are computed and dropped. With at most
+  DIRECT_MAX_COUT output channels (the sub-pixel layer's r^2) nine GEMMs of
+  so few rows are bound by memory traffic; the direct kernel of
+  :mod:`.conv_direct` sums the same taps on the same layout instead.
 * otherwise im2col (a Numba gather) + one BLAS GEMM per block of output rows.
 
 The backward is the im2col GEMMs transposed, plus col2im (a Numba
