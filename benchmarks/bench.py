@@ -225,8 +225,8 @@ def w_upsampling_forms(quick):
     w_s, lp, crop = transposed_to_subpixel(w_t, 3, 3)
     # Each form is timed on its own (15 calls after 3 warm-ups), not alternating: right
     # after a BLAS call OpenBLAS's threads spin for a while and share the cores with
-    # Numba's, which slows the sub-pixel form's direct kernel (2.8-3.1 ms instead of
-    # 1.7-1.9 when the two fast forms alternated).
+    # Numba's. Alternating with the transposed form, the sub-pixel form's direct
+    # kernel made it take 2.8-3.1 ms; timed on its own, 1.6-2.8 ms.
     times = {
         "subpixel": _median_time(lambda: subpixel_conv2d(x, w_s, 3, lp, crop), 15, 3),
         "transposed": _median_time(lambda: transposed_conv2d(x, w_t, 3, 3), 15, 3),

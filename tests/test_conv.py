@@ -14,9 +14,9 @@ from espcn_ref.ops.im2col import im2col_block, im2col_reference, row_blocks
 
 
 @st.composite
-def conv_case(draw, max_hw=7):
+def conv_case(draw, max_hw=7, max_cout=3):
     """Shapes from 1, kernels up to larger than the unpadded input, asymmetric stride/padding."""
-    N, C_in, C_out = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    N, C_in, C_out = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, max_cout))
     H, W = draw(st.integers(1, max_hw)), draw(st.integers(1, max_hw))
     ph, pw = draw(st.integers(0, 3)), draw(st.integers(0, 3))
     kh, kw = draw(st.integers(1, H + 2 * ph)), draw(st.integers(1, W + 2 * pw))
@@ -107,7 +107,7 @@ def test_cross_correlation_not_convolution():
     assert y[0, 0, 2, 2] == x[0, 0, 1, 1]
 
 
-@given(conv_case(), st.booleans(), st.booleans())
+@given(conv_case(max_cout=7), st.booleans(), st.booleans())
 def test_shifted_path_matches_reference(case, float32, direct):
     """The stride-1 shifted path, forced on for every size, forward (per-tap
     GEMMs, or the direct kernel for few output channels) and backward."""
@@ -128,9 +128,11 @@ def test_shifted_path_matches_reference(case, float32, direct):
         assert_close(ours, ref, what=f"shifted conv2d {name}", **tol)
 
 
-def test_large_stride1_conv_takes_the_shifted_path(rng):
+@pytest.mark.parametrize("direct", [True, False])
+def test_large_stride1_conv_takes_the_shifted_path(rng, direct):
     """Images of (2, 8, 40, 36) with a 3x3 kernel are past the thresholds: the path the
-    upsampling bench uses, checked against the loops (views in, padding 2 > k // 2)."""
+    upsampling bench uses, with the direct kernel (5 <= DIRECT_MAX_COUT outputs) and
+    with the per-tap GEMMs, checked against the loops (views in, padding 2 > k // 2)."""
     import espcn_ref.ops.conv as mod
 
     x = rng.standard_normal((2, 8, 80, 36)).astype(np.float32)[:, :, ::2]
@@ -142,7 +144,12 @@ def test_large_stride1_conv_takes_the_shifted_path(rng):
     small = (64, 64, 17, 17)  # a batch of training patches: GEMMs of 17 x 19 columns, im2col instead
     assert not mod._takes_shifted_path(small, (32, 64, 3, 3), (3, 3, 1, 1, 1, 1), 17, 17)
     ref = conv2d_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, 2)
-    assert_close(conv2d(x, w, b, 1, 2), ref, rtol=1e-4, atol=1e-4, what="shifted conv2d, big")
+    with patch.object(mod, "DIRECT_MAX_COUT", 16 if direct else 0), \
+         patch.object(mod, "direct_taps", wraps=mod.direct_taps) as spy:
+        y = conv2d(x, w, b, 1, 2)
+    assert spy.called == direct
+    assert y.flags.c_contiguous
+    assert_close(y, ref, rtol=1e-4, atol=1e-4, what=f"shifted conv2d, big, direct={direct}")
 
 
 def test_views_and_mixed_dtype(rng):

@@ -1,16 +1,11 @@
-"""The direct kernel for few output channels against its NumPy twin, and
-conv2d's stride-1 path with and without it."""
-
-from unittest.mock import patch
+"""The direct kernel for few output channels against its NumPy twin
+(conv2d's use of it: tests/test_conv.py)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 from conftest import assert_close
-from espcn_ref import conv2d
-from espcn_ref.ops import conv as conv_mod
-from espcn_ref.ops.conv import conv2d_reference
 from espcn_ref.ops.conv_direct import direct_taps, direct_taps_reference
 
 
@@ -76,6 +71,7 @@ def test_one_hot_weights_copy_shifted_rows():
         ({"w": np.zeros((2, 2), np.float32)}, TypeError, "share a float32 or float64"),
         ({"y": np.zeros((1, 2, 10))[:, :, ::2]}, ValueError, "C-contiguous"),
         ({"xp": np.zeros((3, 10))}, ValueError, "3-D"),
+        ({"block": 0}, ValueError, "block must be"),
     ],
 )
 def test_bad_input_is_refused(change, error, match):
@@ -85,17 +81,16 @@ def test_bad_input_is_refused(change, error, match):
         direct_taps(**args)
 
 
-@pytest.mark.parametrize("direct", [True, False])
-def test_conv2d_shifted_path_both_ways(rng, direct):
-    """conv2d's stride-1 path on a large image with the direct kernel (C_out <= DIRECT_MAX_COUT)
-    and with the per-tap GEMMs, against the loops; padding 2 > k // 2, a strided view in."""
-    x = rng.standard_normal((2, 8, 80, 36)).astype(np.float32)[:, :, ::2]
-    w = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
-    b = rng.standard_normal(5).astype(np.float32)
-    ref = conv2d_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, 2)
-    with patch.object(conv_mod, "DIRECT_MAX_COUT", 16 if direct else 0), \
-         patch.object(conv_mod, "direct_taps", wraps=conv_mod.direct_taps) as spy:
-        y = conv2d(x, w, b, 1, 2)
-    assert spy.called == direct
-    assert y.shape == ref.shape and y.flags.c_contiguous
-    assert_close(y, ref, rtol=1e-4, atol=1e-4, what=f"conv2d, direct={direct}")
+@pytest.mark.parametrize("K, C_out", [(1, 1), (2, 4), (4, 2), (5, 5), (6, 3)])
+def test_infinity_stays_infinity(K, C_out):
+    """An infinite input gives +-inf where the reference does: no tap or output is
+    padded with zero weights, whose 0 * inf would be NaN."""
+    xp = np.ones((1, 2, 12))
+    xp[0, 0, 4] = np.inf
+    chan, offs = np.arange(K) % 2, np.arange(K) % 3
+    w = np.ones((C_out, K))
+    ours, ref = np.zeros((1, C_out, 9)), np.zeros((1, C_out, 9))
+    direct_taps(xp, chan, offs, w, ours)
+    direct_taps_reference(xp, chan, offs, w, ref)
+    assert np.isinf(ref).any() and not np.isnan(ref).any()
+    np.testing.assert_array_equal(ours, ref)

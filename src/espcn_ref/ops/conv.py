@@ -40,7 +40,7 @@ import numpy as np
 
 from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
 from .blas import gemm
-from .conv_direct import DIRECT_MAX_COUT, GROUP, round_up, direct_taps
+from .conv_direct import DIRECT_MAX_COUT, direct_taps
 from .im2col import col2im_block, im2col_block, row_blocks
 
 # Stride-1 convs take the shifted-GEMM path when one image's im2col would
@@ -131,13 +131,10 @@ def _forward_shifted(x, w, b, geom, OH, OW):
     xp[:, :, : Hp * Wp].reshape(N, C_in, Hp, Wp)[:, :, ph : ph + H, pw : pw + W] = x
     shifts = [a * Wp + bb for a in range(kh) for bb in range(kw)]
     if C_out <= DIRECT_MAX_COUT:
-        C_pad = round_up(C_out, GROUP)  # whole groups of 3 outputs: the extra rows get weight 0
-        w_rows = np.zeros((C_pad, C_in * kh * kw), dtype=x.dtype)
-        w_rows[:C_out] = w.reshape(C_out, -1)  # tap k = (c, a, b') in w's flattening
-        y_wide = np.zeros((N, C_pad, L), dtype=x.dtype)
-        if b is not None:
-            y_wide[:, :C_out] = b[:, None]
-        direct_taps(xp, np.repeat(np.arange(C_in), kh * kw), np.tile(shifts, C_in), w_rows, y_wide)
+        y_wide = np.empty((N, C_out, L), dtype=x.dtype)
+        y_wide[...] = 0 if b is None else b[:, None]
+        # tap k = (c, a, b') in w's flattening reads channel c at shift a Wp + b'
+        direct_taps(xp, np.repeat(np.arange(C_in), kh * kw), np.tile(shifts, C_in), w.reshape(C_out, -1), y_wide)
     else:
         taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, C_out, C_in)  # tap t = (a, b')
         y_wide = np.empty((N, C_out, L), dtype=x.dtype)
@@ -145,7 +142,7 @@ def _forward_shifted(x, w, b, geom, OH, OW):
         for n in range(N):
             for t, s in enumerate(shifts):
                 gemm(taps[t], xp[n, :, s : s + L], y_wide[n], accumulate=True)
-    return np.ascontiguousarray(y_wide.reshape(N, -1, OH, Wp)[:, :C_out, :, :OW])
+    return np.ascontiguousarray(y_wide.reshape(N, C_out, OH, Wp)[:, :, :, :OW])
 
 
 def _takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
