@@ -72,6 +72,7 @@ def test_one_hot_weights_copy_shifted_rows():
         ({"y": np.zeros((1, 2, 10))[:, :, ::2]}, ValueError, "C-contiguous"),
         ({"xp": np.zeros((3, 10))}, ValueError, "3-D"),
         ({"block": 0}, ValueError, "block must be"),
+        ({"chan": [], "offs": [], "w": np.zeros((2, 0))}, ValueError, "at least one tap"),
     ],
 )
 def test_bad_input_is_refused(change, error, match):

@@ -23,7 +23,8 @@ Fast paths:
   shifted window of columns, accumulated in place (``ops.blas.gemm``,
   beta = 1). The Wp - OW columns at the end of each output row read across
   the row's end; they are computed and dropped. With at most
-  DIRECT_MAX_COUT output channels (the sub-pixel layer's r^2) nine GEMMs of
+  DIRECT_MAX_COUT output channels (the r^2 of the sub-pixel form in
+  :mod:`espcn_ref.equivalence`) nine GEMMs of
   so few rows are bound by memory traffic; the direct kernel of
   :mod:`.conv_direct` sums the same taps on the same layout instead.
 * otherwise im2col (a Numba gather) + one BLAS GEMM per block of output rows.
@@ -130,15 +131,13 @@ def _forward_shifted(x, w, b, geom, OH, OW):
     xp = np.zeros((N, C_in, Hp * Wp + kw - 1), dtype=x.dtype)
     xp[:, :, : Hp * Wp].reshape(N, C_in, Hp, Wp)[:, :, ph : ph + H, pw : pw + W] = x
     shifts = [a * Wp + bb for a in range(kh) for bb in range(kw)]
+    y_wide = np.empty((N, C_out, L), dtype=x.dtype)
+    y_wide[...] = 0 if b is None else b[:, None]
     if C_out <= DIRECT_MAX_COUT:
-        y_wide = np.empty((N, C_out, L), dtype=x.dtype)
-        y_wide[...] = 0 if b is None else b[:, None]
         # tap k = (c, a, b') in w's flattening reads channel c at shift a Wp + b'
         direct_taps(xp, np.repeat(np.arange(C_in), kh * kw), np.tile(shifts, C_in), w.reshape(C_out, -1), y_wide)
     else:
         taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(kh * kw, C_out, C_in)  # tap t = (a, b')
-        y_wide = np.empty((N, C_out, L), dtype=x.dtype)
-        y_wide[...] = 0 if b is None else b[:, None]
         for n in range(N):
             for t, s in enumerate(shifts):
                 gemm(taps[t], xp[n, :, s : s + L], y_wide[n], accumulate=True)

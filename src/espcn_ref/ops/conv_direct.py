@@ -2,7 +2,9 @@
 without BLAS.
 
 ESPCN's last layer has only r^2 output channels (9 at r = 3), and so has
-the sub-pixel form of the equivalence module. As GEMMs, its nine taps are
+the sub-pixel form of the equivalence module, which runs on :func:`.conv.conv2d`.
+(The network itself runs on the channels-last grid of :mod:`.conv_grid`
+and keeps its GEMMs there.) As GEMMs, the nine taps are
 products of a (C_out, C_in) = (9, 32) matrix with a wide (C_in, columns)
 slice: each GEMM reads the whole input and re-reads and re-writes the whole
 output, for only 9 multiply-adds per value read. BLAS is bound by memory
@@ -19,11 +21,11 @@ It takes the taps three at a time and the outputs three at a time: one
 pass over a block of columns loads three input rows and updates three
 output rows, with nine multiply-adds per column. The last one or two taps
 and outputs, when K or C_out is not a multiple of 3, get passes of their
-own. A block of 1,024 columns
-(4 KiB per row) keeps the rows it touches in the core's L1 cache, and the
-loop over columns is vectorised by LLVM (AVX-512 here). Blocks run in
-parallel. Each output value is summed by one thread in a fixed order, so
-the result does not depend on the thread count.
+own. A block of 1,024 columns (4 KiB per row) keeps the rows it touches in
+the core's L1 cache, and the loop over columns is vectorised by LLVM
+(AVX-512 here). Blocks run in parallel. Each output value is summed by one
+thread in a fixed order, so the result does not depend on the thread count
+or the block size.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ def _check_direct(xp, chan, offs, w, y) -> None:
         raise ValueError("y must be a writeable C-contiguous array")
     N, C_in, P = xp.shape
     K = len(chan)
-    if chan.shape != (K,) or offs.shape != (K,) or w.shape != (y.shape[1], K) or y.shape[0] != N or K == 0:
+    if K == 0:
+        raise ValueError("there must be at least one tap")
+    if chan.shape != (K,) or offs.shape != (K,) or w.shape != (y.shape[1], K) or y.shape[0] != N:
         raise ValueError(f"shapes do not match: xp {xp.shape}, chan {chan.shape}, offs {offs.shape}, "
                          f"w {w.shape} (want (C_out, K)), y {y.shape} (want (N, C_out, L))")
     if chan.min() < 0 or chan.max() >= C_in:
