@@ -24,9 +24,9 @@ Fast paths:
   beta = 1). The Wp - OW columns at the end of each output row read across
   the row's end; they are computed and dropped. With at most
   DIRECT_MAX_COUT output channels (the r^2 of the sub-pixel form in
-  :mod:`espcn_ref.equivalence`) nine GEMMs of
-  so few rows are bound by memory traffic; the direct kernel of
-  :mod:`.conv_direct` sums the same taps on the same layout instead.
+  :mod:`espcn_ref.equivalence`), GEMMs of so few rows are bound by memory
+  traffic; the direct kernel of :mod:`.conv_direct` sums the same taps on
+  the same layout instead.
 * otherwise im2col (a Numba gather) + one BLAS GEMM per block of output rows.
 
 The backward is the im2col GEMMs transposed, plus col2im (a Numba
