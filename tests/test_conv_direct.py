@@ -95,3 +95,15 @@ def test_infinity_stays_infinity(K, C_out):
     direct_taps_reference(xp, chan, offs, w, ref)
     assert np.isinf(ref).any() and not np.isnan(ref).any()
     np.testing.assert_array_equal(ours, ref)
+
+
+def test_strided_input_views(rng):
+    """xp may be any view (here channels reversed and every other column): same numbers as the twin."""
+    base = rng.standard_normal((2, 4, 60)).astype(np.float32)
+    xp = base[:, ::-1, ::2]  # (2, 4, 30), negative channel stride, column stride 2
+    chan, offs = rng.integers(0, 4, 7), rng.integers(0, 6, 7)
+    w = rng.standard_normal((5, 7)).astype(np.float32)
+    ours, ref = np.zeros((2, 5, 24), np.float32), np.zeros((2, 5, 24), np.float32)
+    direct_taps(xp, chan, offs, w, ours, block=10)
+    direct_taps_reference(xp, chan, offs, w, ref)
+    assert_close(ours, ref, rtol=2e-6, atol=2e-6, what="direct_taps on a strided view")
