@@ -94,6 +94,7 @@ def w_inference(quick, r):
     layers = _layer_times(m, x, repeat)
     macs = H * W * m.config.macs_per_lr_pixel()
     out = {"lr_size": [H, W], "seconds": total, "gflops": 2 * macs / total / 1e9, "layers": layers,
+           "macs_per_lr_pixel": m.config.macs_per_lr_pixel(),
            "rss_baseline_mib": baseline, "rss_peak_mib": peak, "must_hold_mib": must_hold}
     torch_t = _torch_inference(m, x, repeat)
     if torch_t is not None:
@@ -104,7 +105,6 @@ def w_inference(quick, r):
 def _layer_times(m, x, repeat):
     """The forward of ESPCN._forward, one timed step at a time (see espcn_ref.ops.conv_grid)."""
     from espcn_ref.ops import conv_grid as cg
-    from espcn_ref.ops.shuffle import pixel_shuffle
 
     N, _, H, W = x.shape
     grid = m._grid(x.shape)
@@ -122,10 +122,9 @@ def _layer_times(m, x, repeat):
             layers[f"tanh{l}"] = {"seconds": _median_time(lambda: cg.act_grid(z, "tanh", grid), repeat)}
             h = z
 
-    def finish():
-        return pixel_shuffle(cg.from_grid(z, grid), m.scale)
-
-    layers["shuffle"] = {"seconds": _median_time(finish, repeat)}
+    # PS, eq. (4), straight off the grid, as ESPCN.forward does
+    layers["shuffle"] = {"seconds": _median_time(lambda: cg.shuffle_from_grid(z, m.scale, m.config.order, grid),
+                                                 repeat)}
     return layers
 
 
@@ -326,6 +325,8 @@ def report(res):
         print(f"x{r} whole network ({w['lr_size'][0]}x{w['lr_size'][1]}) {1e3 * w['seconds']:8.1f} {w['gflops']:8.1f} "
               f"{100 * w['gflops'] / peak:6.0f}% {w['rss_peak_mib'] - w['rss_baseline_mib']:6.0f} "
               + (f"{1e3 * tt:9.1f} {w['seconds'] / tt:10.2f}" if tt else f"{'-':>9s} {'-':>10s}"))
+        if "macs_per_lr_pixel" in w:  # forward cost, eq. (1)-(3): 1600 + 18432 + 288 r^2
+            print(f"    ({w['macs_per_lr_pixel']:,} multiply-adds per LR pixel = 1600 + 18432 + 288*{r}^2)")
         for name, lw in w["layers"].items():
             gf = f"{lw['gflops']:8.1f} {100 * lw['gflops'] / peak:6.0f}%" if "gflops" in lw else f"{'':8s} {'':7s}"
             print(f"    {name:24s} {1e3 * lw['seconds']:8.1f} {gf}")
