@@ -125,6 +125,10 @@ def test_grid_geometry_of_the_training_patches():
         grid.taps(5)
     with pytest.raises(ValueError, match="odd"):
         grid.taps(2)
+    first, last = grid.front, grid.front + 16 * 324
+    assert grid.chunks(2000) == [(first, first + 2000), (first + 2000, first + 4000), (first + 4000, last)]
+    with pytest.raises(ValueError, match="rows"):
+        grid.chunks(0)
 
 
 @given(grid_case())

@@ -43,7 +43,8 @@ DIRECT_MAX_COUT = 16
 
 
 def direct_taps(xp: np.ndarray, chan, offs, w: np.ndarray, y: np.ndarray, block: int = BLOCK) -> None:
-    """Accumulate ``y[n, o, q] += sum_k w[o, k] * xp[n, chan[k], q + offs[k]]`` in place.
+    """The convolution sums of eq. (1)-(3), tap by tap: accumulate
+    ``y[n, o, q] += sum_k w[o, k] * xp[n, chan[k], q + offs[k]]`` in place.
 
     xp: (N, C_in, P) input rows; chan, offs: (K,) input channel and column
     offset of each tap, with offs[k] + L <= P; w: (C_out, K) weights;

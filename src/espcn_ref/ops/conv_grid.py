@@ -103,7 +103,7 @@ class Grid:
 
     def chunks(self, rows: int | None = None):
         """(start, stop) row ranges covering the images' rows, ``rows`` (default CHUNK_ROWS) at a time."""
-        rows = rows or CHUNK_ROWS
+        rows = CHUNK_ROWS if rows is None else check_int(rows, "rows", 1)
         start, stop = self.front, self.front + self.n * self.image
         return [(s, min(stop, s + rows)) for s in range(start, stop, rows)]
 
@@ -396,10 +396,10 @@ def _shuffle_from_grid(z, r, code, front, image, row, out):
     W = Wr // r
     for line in prange(N * C * Hr):  # each output row is written by one thread
         n, c, h = line // (C * Hr), line // Hr % C, line % Hr
-        base = front + n * image + (h // r) * row
+        i, base = h % r, front + n * image + (h // r) * row  # row phase, LR row: once per row
         for j in range(W):  # LR pixel j fills w = j r .. j r + r - 1: no division per pixel
             for b in range(r):
-                out[n, c, h, j * r + b] = z[base + j, _channel(c, h % r, b, C, r, code)]
+                out[n, c, h, j * r + b] = z[base + j, _channel(c, i, b, C, r, code)]
 
 
 def shuffle_from_grid(z: np.ndarray, r: int, order: str, grid: Grid) -> np.ndarray:
@@ -426,10 +426,10 @@ def _shuffle_mse_grid(z, t, r, code, front, image, row, scale, dz, sse):
         acc = 0.0
         for c in range(C):
             for h in range(Hr):
-                base = front + n * image + (h // r) * row
+                i, base = h % r, front + n * image + (h // r) * row
                 for j in range(Wr // r):  # w = j r + b runs in t's row-major order
                     for b in range(r):
-                        q, k, w = base + j, _channel(c, h % r, b, C, r, code), j * r + b
+                        q, k, w = base + j, _channel(c, i, b, C, r, code), j * r + b
                         d = np.float64(z[q, k]) - np.float64(t[n, c, h, w])
                         acc += d * d
                         dz[q, k] = (z[q, k] - t[n, c, h, w]) * scale  # in z's dtype, as NumPy would
