@@ -10,7 +10,7 @@ from conftest import assert_close
 from espcn_ref import conv2d, conv2d_backward
 from espcn_ref.gradcheck import check_gradient
 from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
-from espcn_ref.ops.im2col import im2col_block, im2col_reference, row_blocks
+from espcn_ref.ops.im2col import col2im_block, col2im_reference, im2col_block, im2col_reference, row_blocks
 
 
 @st.composite
@@ -247,8 +247,6 @@ def test_gradcheck_refuses_non_contiguous_parameters():
 
 def test_col2im_is_the_adjoint_of_im2col(rng):
     """<im2col(x), c> == <x, col2im(c)> for a strided, padded geometry."""
-    from espcn_ref.ops.im2col import col2im_block
-
     x = rng.standard_normal((2, 3, 7, 6))
     geom, OH, OW = (3, 2, 2, 3, 1, 2), 4, 3
     cols = im2col_reference(x, geom, OH, OW)
@@ -256,3 +254,28 @@ def test_col2im_is_the_adjoint_of_im2col(rng):
     back = np.zeros_like(x)
     col2im_block(c, geom, 0, 2, 0, OH, OW, back)
     assert np.sum(cols * c) == pytest.approx(np.sum(x * back), rel=1e-12)
+
+
+@given(conv_case(max_hw=9), st.integers(1, 4), st.sampled_from([np.float32, np.float64]))
+def test_col2im_matches_its_twin_in_any_row_blocks(case, rows, dtype):
+    """col2im_block == col2im_reference bit for bit: in one call (same order of
+    taps per pixel), and in bands of ``rows`` output rows on integer-valued
+    stamps (exact sums, whatever the order)."""
+    x, w, _, (sh, sw), (ph, pw) = case
+    N, C, H, W = x.shape
+    kh, kw = w.shape[2:]
+    geom = (kh, kw, sh, sw, ph, pw)
+    OH, OW = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    g = np.random.default_rng(H * 100 + W)
+    cols = g.standard_normal((C * kh * kw, N * OH * OW)).astype(dtype)
+    whole = np.zeros(x.shape, dtype)
+    col2im_block(cols, geom, 0, N, 0, OH, OW, whole)
+    np.testing.assert_array_equal(whole, col2im_reference(cols, geom, x.shape, OH, OW))
+    ints = np.round(4 * cols)
+    banded = np.zeros(x.shape, dtype)
+    c4 = ints.reshape(C * kh * kw, N, OH, OW)
+    for n in range(N):
+        for oh0 in range(0, OH, rows):
+            oh1 = min(OH, oh0 + rows)
+            col2im_block(np.ascontiguousarray(c4[:, n, oh0:oh1]).reshape(C * kh * kw, -1), geom, n, n + 1, oh0, oh1, OW, banded)
+    np.testing.assert_array_equal(banded, col2im_reference(ints, geom, x.shape, OH, OW))

@@ -75,22 +75,30 @@ def col2im_block(cols, geom, n0, n1, oh0, oh1, OW, x):
     """Scatter-add ``cols`` into x: the adjoint of :func:`im2col_block`.
 
     cols: (C*k_h*k_w, (n1-n0)*(oh1-oh0)*OW). x: (N, C, H, W), accumulated.
+    The work is split by rows of x, not by (n, c) planes: the transposed
+    form of the equivalence module has a single plane, and two cores
+    should still share it. Row h takes the stamps of taps a with
+    h = i s_h - p_h + a for some output row i in [oh0, oh1), in the order
+    a, then b, so every value is summed in the same order however the
+    rows are split.
     """
     kh, kw, sh, sw, ph, pw = geom
     N, C, H, W = x.shape
     cols4 = cols.reshape((C * kh * kw, n1 - n0, oh1 - oh0, OW))
-    for nc in prange((n1 - n0) * C):  # each (n, c) plane has one writer
-        n = n0 + nc // C
-        c = nc % C
+    h0, h1 = max(0, oh0 * sh - ph), min(H, (oh1 - 1) * sh - ph + kh)  # rows these stamps reach
+    rows = max(0, h1 - h0)
+    for job in prange((n1 - n0) * C * rows):  # each row of x has one writer
+        n, c, h = n0 + job // (C * rows), job // rows % C, h0 + job % rows
+        dst = x[n, c, h]
         for a in range(kh):
-            r0, r1 = _valid_range(a, ph, sh, oh0, oh1, H)
+            t = h + ph - a  # = i s_h for the output row i whose tap a lands on row h
+            if t < oh0 * sh or t > (oh1 - 1) * sh or t % sh != 0:
+                continue
             for b in range(kw):
                 c0, c1 = _valid_range(b, pw, sw, 0, OW, W)
-                src = cols4[(c * kh + a) * kw + b, n - n0]  # (rows, OW)
-                for i in range(r0, r1):
-                    h = i * sh - ph + a
-                    for j in range(c0, c1):  # explicit loop: no temporary array
-                        x[n, c, h, j * sw - pw + b] += src[i - oh0, j]
+                src = cols4[(c * kh + a) * kw + b, n - n0, t // sh - oh0]  # (OW,)
+                for j in range(c0, c1):  # explicit loop: no temporary array
+                    dst[j * sw - pw + b] += src[j]
 
 
 def row_blocks(N: int, OH: int, bytes_per_row: int, budget: int = BLOCK_BYTES):
@@ -112,13 +120,11 @@ def row_blocks(N: int, OH: int, bytes_per_row: int, budget: int = BLOCK_BYTES):
                 yield n, n + 1, oh0, min(OH, oh0 + rows_fit)
 
 
-def im2col_reference(x, geom, OH, OW):
-    """im2col as plain loops (the spec). x: (N, C, H, W) -> (C*kh*kw, N*OH*OW)."""
-    import numpy as np
-
+def _reads(geom, x_shape, OH, OW):
+    """Every (cols row, cols column, x index) that im2col reads inside x, in
+    the order n, c, a, b, oh, ow: the index formula of the module docstring."""
     kh, kw, sh, sw, ph, pw = geom
-    N, C, H, W = x.shape
-    cols = np.zeros((C * kh * kw, N * OH * OW), dtype=x.dtype)
+    N, C, H, W = x_shape
     for n in range(N):
         for c in range(C):
             for a in range(kh):
@@ -127,5 +133,29 @@ def im2col_reference(x, geom, OH, OW):
                         for ow in range(OW):
                             h, w = oh * sh - ph + a, ow * sw - pw + b
                             if 0 <= h < H and 0 <= w < W:
-                                cols[(c * kh + a) * kw + b, (n * OH + oh) * OW + ow] = x[n, c, h, w]
+                                yield (c * kh + a) * kw + b, (n * OH + oh) * OW + ow, (n, c, h, w)
+
+
+def im2col_reference(x, geom, OH, OW):
+    """im2col as plain loops (the spec). x: (N, C, H, W) -> (C*kh*kw, N*OH*OW)."""
+    import numpy as np
+
+    kh, kw = geom[:2]
+    cols = np.zeros((x.shape[1] * kh * kw, x.shape[0] * OH * OW), dtype=x.dtype)
+    for q, p, at in _reads(geom, x.shape, OH, OW):
+        cols[q, p] = x[at]
     return cols
+
+
+def col2im_reference(cols, geom, x_shape, OH, OW):
+    """col2im as plain loops, the twin of :func:`col2im_block` (all rows at once).
+
+    cols: (C*kh*kw, N*OH*OW) -> x: x_shape = (N, C, H, W), each stamp added
+    where :func:`im2col_reference` read it, taps in the order a, then b.
+    """
+    import numpy as np
+
+    x = np.zeros(x_shape, dtype=cols.dtype)
+    for q, p, at in _reads(geom, x_shape, OH, OW):
+        x[at] += cols[q, p]
+    return x
