@@ -107,3 +107,15 @@ def test_strided_input_views(rng):
     direct_taps(xp, chan, offs, w, ours, block=10)
     direct_taps_reference(xp, chan, offs, w, ref)
     assert_close(ours, ref, rtol=2e-6, atol=2e-6, what="direct_taps on a strided view")
+
+
+@pytest.mark.parametrize("shape, dtype", [((3, 5, 16), np.float32), ((2, 8), np.float64), ((1, 1, 1), np.float32)])
+def test_line_aligned_empty_starts_a_cache_line(shape, dtype):
+    from espcn_ref.ops.conv_direct import LINE, line_aligned_empty
+
+    for _ in range(20):  # fresh allocations land at different offsets mod 64
+        a = line_aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        assert a.ctypes.data % LINE == 0
+        if shape[-1] * a.itemsize % LINE == 0:
+            assert all(a[i].ctypes.data % LINE == 0 for i in np.ndindex(shape[:-1]))

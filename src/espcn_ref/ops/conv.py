@@ -41,7 +41,7 @@ import numpy as np
 
 from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
 from .blas import gemm
-from .conv_direct import DIRECT_MAX_COUT, direct_taps
+from .conv_direct import DIRECT_MAX_COUT, LINE, direct_taps, line_aligned_empty
 from .im2col import col2im_block, im2col_block, row_blocks
 
 # Stride-1 convs take the shifted-GEMM path when one image's im2col would
@@ -115,23 +115,26 @@ def _forward_shifted(x, w, b, geom, OH, OW):
 
     x: (N, C_in, H, W), w: (C_out, C_in, k_h, k_w), b: (C_out,) or None.
     With Hp = H + 2 p_h, Wp = W + 2 p_w and xp[n] the zero-padded image
-    flattened to (C_in, Hp Wp) (plus k_w - 1 zeros, read by the last row's
-    dropped columns)::
+    flattened to (C_in, Hp Wp) (plus zeros read by the last row's dropped
+    columns)::
 
         y_wide[n][:, q] = b + sum_{a, b'} w[:, :, a, b'] @ xp[n][:, q + a Wp + b'],  q < OH Wp
         y[n, :, oh, ow] = y_wide[n][:, oh Wp + ow]                                  ow < OW
 
+    y_wide's rows are rounded up to whole cache lines and start on one
+    (``line_aligned_empty``); the few extra columns are computed and dropped.
     Returns y: (N, C_out, OH, OW), C-contiguous.
     """
     kh, kw, _, _, ph, pw = geom
     N, C_in, H, W = x.shape
     C_out = w.shape[0]
     Hp, Wp = H + 2 * ph, W + 2 * pw
-    L = OH * Wp  # output columns per image, OW of every Wp kept
-    xp = np.zeros((N, C_in, Hp * Wp + kw - 1), dtype=x.dtype)
+    per_line = LINE // x.itemsize
+    L = -(-OH * Wp // per_line) * per_line  # output columns per image: OW of every Wp kept
+    xp = np.zeros((N, C_in, (kh - 1) * Wp + kw - 1 + L), dtype=x.dtype)  # the last tap reads up to here
     xp[:, :, : Hp * Wp].reshape(N, C_in, Hp, Wp)[:, :, ph : ph + H, pw : pw + W] = x
     shifts = [a * Wp + bb for a in range(kh) for bb in range(kw)]
-    y_wide = np.empty((N, C_out, L), dtype=x.dtype)
+    y_wide = line_aligned_empty((N, C_out, L), x.dtype)
     y_wide[...] = 0 if b is None else b[:, None]
     if C_out <= DIRECT_MAX_COUT:
         # tap k = (c, a, b') in w's flattening reads channel c at shift a Wp + b'
@@ -141,7 +144,7 @@ def _forward_shifted(x, w, b, geom, OH, OW):
         for n in range(N):
             for t, s in enumerate(shifts):
                 gemm(taps[t], xp[n, :, s : s + L], y_wide[n], accumulate=True)
-    return np.ascontiguousarray(y_wide.reshape(N, C_out, OH, Wp)[:, :, :, :OW])
+    return np.ascontiguousarray(y_wide[:, :, : OH * Wp].reshape(N, C_out, OH, Wp)[:, :, :, :OW])
 
 
 def _takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
