@@ -46,6 +46,19 @@ def _median_time(fn, repeat: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def _peak_alloc_mib(fn) -> float:
+    """Peak bytes NumPy allocates during one call of fn (tracemalloc sees
+    NumPy's buffers), in MiB: the temporaries a form needs beyond its input."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
 def _alternating_medians(fns, rounds: int, per_round: int, warmup: int = 3) -> list[float]:
     """Median seconds of each function, timed in alternating rounds (per_round
     calls of the first, then of the second, ...), so that the machine's drift
@@ -226,12 +239,16 @@ def w_upsampling_forms(quick):
     # after a BLAS call OpenBLAS's threads spin for a while and share the cores with
     # Numba's. Alternating with the transposed form, the sub-pixel form's direct
     # kernel made it take 2.8-3.1 ms; timed on its own, 1.6-2.8 ms.
-    times = {
-        "subpixel": _median_time(lambda: subpixel_conv2d(x, w_s, 3, lp, crop), 15, 3),
-        "transposed": _median_time(lambda: transposed_conv2d(x, w_t, 3, 3), 15, 3),
-        "fractional_stride": _median_time(lambda: fractional_stride_conv2d(x, w_t, 3, 3), 3),
+    forms = {
+        "subpixel": lambda: subpixel_conv2d(x, w_s, 3, lp, crop),
+        "transposed": lambda: transposed_conv2d(x, w_t, 3, 3),
+        "fractional_stride": lambda: fractional_stride_conv2d(x, w_t, 3, 3),
     }
-    out = {"size": [32, H, W], "seconds": times, "macs": upsampling_cost(1, 32, 1, H, W, 3, 9)}
+    times = {name: _median_time(f, 3 if name == "fractional_stride" else 15, 1 if name == "fractional_stride" else 3)
+             for name, f in forms.items()}
+    out = {"size": [32, H, W], "seconds": times, "macs": upsampling_cost(1, 32, 1, H, W, 3, 9),
+           "peak_alloc_mib": {name: _peak_alloc_mib(f) for name, f in forms.items()},
+           "output_mib": forms["subpixel"]().nbytes / 2**20}
     try:
         import torch
     except ImportError:
@@ -346,12 +363,16 @@ def report(res):
     u = res["upsampling_forms"]
     s, m = u["seconds"], u["macs"]
     print(f"\nupsampling forms on {u['size'][0]}x{u['size'][1]}x{u['size'][2]}, r = 3, k_s = 9: "
-          "time ratio to sub-pixel (multiply-add ratio)")
-    ts = u.get("torch_seconds", {})
+          "time ratio to sub-pixel (multiply-add ratio), peak MiB allocated in one call")
+    ts, mem = u.get("torch_seconds", {}), u.get("peak_alloc_mib", {})
     for name in ("subpixel", "transposed", "fractional_stride"):
         torch_col = (f"   PyTorch {1e3 * ts[name]:6.1f} ms {ts[name] / ts['subpixel']:5.1f}x" if name in ts else "")
+        mem_col = f" {mem[name]:6.1f} MiB" if name in mem else ""
         print(f"    {name:18s} {1e3 * s[name]:8.1f} ms   {s[name] / s['subpixel']:5.1f}x   "
-              f"({m[name] / m['subpixel']:.0f}x){torch_col}")
+              f"({m[name] / m['subpixel']:.0f}x){mem_col}{torch_col}")
+    if mem:
+        print(f"    (MiB: NumPy's peak allocation during one call, seen by tracemalloc; the output itself is "
+              f"{u['output_mib']:.1f} MiB)")
     if ts:
         print(f"    (PyTorch's two forms agree with ours within {u['torch_max_abs_diff']:.1e})")
 

@@ -24,6 +24,8 @@ def test_bench_quick_run(tmp_path):
     assert res["tiled_4k"]["max_abs_diff"] <= 1e-6
     s = res["upsampling_forms"]["seconds"]
     assert s["fractional_stride"] > 5 * s["subpixel"]  # 9x the multiply-adds
+    mem = res["upsampling_forms"]["peak_alloc_mib"]  # zero-inserted maps > stamp matrix > padded input
+    assert mem["fractional_stride"] > 4 * mem["transposed"] and mem["transposed"] > mem["subpixel"] > 0
     assert "tiled == untiled" in proc.stdout
 
 
