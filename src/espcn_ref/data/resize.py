@@ -15,6 +15,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from numba import njit, prange
 
 from .._checks import as_float_array, check_int
 from .colour import round_half_away
@@ -56,7 +57,60 @@ def resize_weights(in_len: int, out_len: int, scale: float):
 
 
 def _resize_axis(img, axis, weights, indices):
-    """One separable pass along ``axis``: a gather per tap, summed in float64."""
+    """One separable pass along ``axis`` (0 or 1), in float64, compiled: img
+    is viewed as (A, L_in, B). Same numbers as :func:`_resize_axis_reference`,
+    its NumPy twin (tested with ==)."""
+    x = np.ascontiguousarray(img)
+    A = int(np.prod(x.shape[:axis], dtype=np.int64))
+    B = int(np.prod(x.shape[axis + 1 :], dtype=np.int64))
+    out = np.empty((A, weights.shape[0], B))
+    # Long lines (a height pass: B = W C) vectorise over b; short ones (a
+    # width pass: B = C) over the output positions i. At 1080 x 640 x 2 ->
+    # 1080 x 1920 x 2 the second order took 4.0 ms instead of 15.4.
+    kernel = _resize_lines if B >= RESIZE_LINE_MIN else _resize_columns
+    kernel(x.reshape(A, x.shape[axis], B), np.ascontiguousarray(weights), np.ascontiguousarray(indices), out)
+    return out.reshape(x.shape[:axis] + (weights.shape[0],) + x.shape[axis + 1 :])
+
+
+# _resize_axis sums along lines of at least this many values.
+RESIZE_LINE_MIN = 16
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _resize_lines(x, weights, indices, out):
+    """out[a, i, b] = sum_p weights[i, p] * x[a, indices[i, p], b], the taps
+    added in order p = 0, 1, ... from 0.0, as the twin adds them (so float64
+    gives the same bits). x: (A, L_in, B); weights, indices: (L_out, P);
+    out: (A, L_out, B) float64. One output line (a, i) per job."""
+    A, L_out, B = out.shape
+    for job in prange(A * L_out):
+        a, i = job // L_out, job % L_out
+        dst = out[a, i]
+        dst[:] = 0.0
+        for p in range(weights.shape[1]):
+            w = weights[i, p]
+            src = x[a, indices[i, p]]
+            for b in range(B):
+                dst[b] += w * src[b]
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _resize_columns(x, weights, indices, out):
+    """:func:`_resize_lines` with the loops turned for short lines (small B):
+    for each (a, b), every tap p sweeps all output positions i. Each value
+    still adds its taps in order p = 0, 1, ... from 0.0. One a per job."""
+    A, L_out, B = out.shape
+    for a in prange(A):
+        for b in range(B):
+            for i in range(L_out):
+                out[a, i, b] = 0.0
+            for p in range(weights.shape[1]):
+                for i in range(L_out):
+                    out[a, i, b] += weights[i, p] * x[a, indices[i, p], b]
+
+
+def _resize_axis_reference(img, axis, weights, indices):
+    """:func:`_resize_axis` in NumPy: a gather per tap, summed in float64."""
     x = np.moveaxis(img, axis, 0)  # (L_in, ...)
     shape = (-1,) + (1,) * (x.ndim - 1)
     out = np.zeros((weights.shape[0],) + x.shape[1:])  # (L_out, ...)
