@@ -55,11 +55,39 @@ def test_ycbcr_known_values(rgb, ycc):
         assert_close(got, ycc, rtol=0, atol=1e-12, what=f"rgb_to_ycbcr{rgb} {dtype.__name__}")
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
+def test_ycbcr_to_rgb_matches_its_numpy_twin(rng, dtype):
+    from espcn_ref.data.colour import ycbcr_to_rgb_reference
+
+    ycc = rng.uniform(-20, 280, (13, 7, 3)).astype(dtype)
+    ycc[0, 0] = [np.inf, 0, 0] if dtype != np.uint8 else [0, 0, 0]
+    got = ycbcr_to_rgb(ycc[:, ::-1])  # a strided view
+    assert got.dtype == np.float64 and got.shape == (13, 7, 3)
+    np.testing.assert_array_equal(got, ycbcr_to_rgb_reference(ycc[:, ::-1]))
+
+
 def test_ycbcr_bad_input():
     with pytest.raises(ValueError, match="rgb must have shape"):
         rgb_to_ycbcr(np.zeros((4, 4)))
     with pytest.raises(TypeError, match="rgb"):
         rgb_to_ycbcr(np.zeros((4, 4, 3), dtype=np.int32))
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=0, max_size=40),
+       st.sampled_from([np.float64, np.float32]))
+def test_round_half_away_matches_its_numpy_twin_bit_for_bit(values, dtype):
+    from espcn_ref.data.colour import round_half_away_reference
+
+    specials = [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.0, 0.0, 4503599627370495.5,
+                8388607.5, 2.0**60, np.nan, np.inf, -np.inf, 1e-300, -0.7]
+    with np.errstate(over="ignore"):  # float64 values beyond float32's range become inf
+        x = np.array(values + specials).astype(dtype)
+    got, want = round_half_away(x), round_half_away_reference(x)
+    assert got.dtype == want.dtype == dtype
+    bits = np.uint64 if dtype == np.float64 else np.uint32
+    np.testing.assert_array_equal(got.view(bits), want.view(bits))  # -0.0 and NaN included
+    x2 = x[: len(x) // 2 * 2].reshape(2, -1)[:, ::-1]  # a 2-D strided view
+    np.testing.assert_array_equal(round_half_away(x2).view(bits), round_half_away_reference(x2).view(bits))
 
 
 def test_round_half_away():

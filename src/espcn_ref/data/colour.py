@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
 from .._checks import as_float_array
 
@@ -46,23 +47,69 @@ def ycbcr_to_rgb(ycc) -> np.ndarray:
 
     ycc: (H, W, 3), uint8 or float in [0, 255] scale. Returns float64
     (H, W, 3) RGB in [0, 255] scale, NOT clipped (out-of-gamut YCbCr gives
-    values outside [0, 255]; clip and round before saving).
+    values outside [0, 255]; clip and round before saving). Each channel is
+    ``m0 (Y - 16) + m1 (Cb - 128) + m2 (Cr - 128)``, summed in that order,
+    with (m0, m1, m2) a row of the inverse matrix. Compiled; the same
+    numbers as :func:`ycbcr_to_rgb_reference` (tested with ==).
     """
+    x = np.ascontiguousarray(_check_rgb(ycc, "ycc"))
+    out = np.empty(x.shape)
+    _ycbcr_to_rgb_kernel(x.reshape(-1, 3), _T255_INV, _OFFSET, out.reshape(-1, 3))
+    return out
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _ycbcr_to_rgb_kernel(x, m, offset, out):  # x, out: (pixels, 3); m: (3, 3); offset: (3,)
+    for p in prange(x.shape[0]):
+        y, cb, cr = x[p, 0] - offset[0], x[p, 1] - offset[1], x[p, 2] - offset[2]
+        for k in range(3):
+            out[p, k] = m[k, 0] * y + m[k, 1] * cb + m[k, 2] * cr
+
+
+def ycbcr_to_rgb_reference(ycc) -> np.ndarray:
+    """:func:`ycbcr_to_rgb` in NumPy (its twin), channel by channel."""
     x = _check_rgb(ycc, "ycc")
-    return (x - _OFFSET) @ _T255_INV.T
+    y, cb, cr = (x[..., i] - _OFFSET[i] for i in range(3))
+    return np.stack([m[0] * y + m[1] * cb + m[2] * cr for m in _T255_INV], axis=-1)
 
 
 def round_half_away(x) -> np.ndarray:
     """MATLAB's round: halves go away from zero (2.5 -> 3, -2.5 -> -3).
 
-    numpy.round rounds halves to even (2.5 -> 2). x: any shape; float result.
-    Written with trunc, which is exact, so 0.49999999999999994 stays 0.
+    numpy.round rounds halves to even (2.5 -> 2). x: any shape; float result
+    (float32 stays float32, anything else but float64 becomes float64).
+    Compiled for float32/float64; the same numbers as
+    :func:`round_half_away_reference` (tested with ==, NaN, inf and -0.0
+    included).
     """
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        return round_half_away_reference(x)
+    out = np.empty(x.shape, dtype=x.dtype)
+    _round_half_away_kernel(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
+    return out if out.ndim else out[()]  # a scalar for a scalar, as NumPy's ufuncs do
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _round_half_away_kernel(x, out):  # x, out: (n,), same float dtype
+    for k in prange(x.size):
+        v = x[k]
+        whole = np.trunc(v)  # exact
+        # a fraction of at least one half moves one step away from zero
+        # (v != 0 there); "+ 0.0" turns -0.0 into 0.0, as the twin does
+        out[k] = whole + ((1.0 if v > 0 else -1.0) if abs(v - whole) >= 0.5 else 0.0)
+
+
+def round_half_away_reference(x) -> np.ndarray:
+    """:func:`round_half_away` in NumPy (its twin). Written with trunc, which
+    is exact, so 0.49999999999999994 stays 0."""
     x = np.asarray(x)
     if x.dtype.kind != "f":
         x = x.astype(np.float64)
     whole = np.trunc(x)
-    return whole + np.where(np.abs(x - whole) >= 0.5, np.sign(x), 0).astype(x.dtype)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN, and NaN >= 0.5 is False: inf stays inf
+        half_or_more = np.abs(x - whole) >= 0.5
+    return whole + np.where(half_or_more, np.sign(x), 0).astype(x.dtype)
 
 
 def rgb_to_y_uint8(img) -> np.ndarray:
