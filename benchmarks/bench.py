@@ -162,6 +162,39 @@ def w_tiled_4k(quick):
             "bit_identical": bool(np.array_equal(tiled, full))}
 
 
+def w_video_x3(quick):
+    """`espcn-ref upscale` on a video, x3 to 1080p: decode, colour upscaling
+    (Y by the pretrained ESPCN, Cb and Cr bicubic), encode (H.264)."""
+    import tempfile
+
+    import imageio.v2 as iio
+    import numpy as np
+
+    from espcn_ref.data import imresize, sample_images
+    from espcn_ref.evaluate import upscale_image
+    from espcn_ref.inference import upscale_video
+    from espcn_ref.model import pretrained
+
+    H, W, frames = (90, 160, 6) if quick else (360, 640, 30)
+    photo = imresize(sample_images(["chelsea"])["chelsea"], output_shape=(H, W + frames * 4))
+    m = pretrained(3)
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = f"{d}/clip.mp4", f"{d}/clip_x3.mp4"
+        writer = iio.get_writer(src, format="ffmpeg", fps=25, codec="libx264", macro_block_size=1,
+                                ffmpeg_log_level="error")
+        for k in range(frames):  # a slow pan across the photo
+            writer.append_data(photo[:, 4 * k : 4 * k + W])
+        writer.close()
+        upscale_video(m, src, dst, 3, progress=False)  # warm-up: compile, load ffmpeg
+        t0 = time.perf_counter()
+        info = upscale_video(m, src, dst, 3, progress=False)
+        seconds = time.perf_counter() - t0
+    frame = photo[:, :W]
+    return {"lr_size": [H, W], "frames": info["frames"], "seconds_per_frame": seconds / info["frames"],
+            "upscale_image_seconds": _median_time(lambda: upscale_image(m, frame, 3), 5),
+            "network_seconds": _median_time(lambda: m.forward(np.zeros((1, 1, H, W), np.float32)), 5)}
+
+
 def _torch_inference(m, x, repeat):
     try:
         import torch
@@ -276,6 +309,7 @@ WORKLOADS = {
     "gemm_peak": lambda q: w_gemm_peak(q),
     **{f"inference_x{r}": (lambda q, r=r: w_inference(q, r)) for r in (2, 3, 4)},
     "tiled_4k": lambda q: w_tiled_4k(q),
+    "video_x3": lambda q: w_video_x3(q),
     "train_step_b16": lambda q: w_train_step(q, 16),
     "train_step_b64": lambda q: w_train_step(q, 64),
     "upsampling_forms": lambda q: w_upsampling_forms(q),
@@ -354,6 +388,11 @@ def report(res):
     print(f"\n4K output (x3 from {t4['lr_size'][0]}x{t4['lr_size'][1]}) in 256-px LR tiles: "
           f"{t4['tiled_seconds']:.2f} s, +{t4['tiled_rss_mib']:.0f} MiB (untiled +{t4['untiled_rss_mib']:.0f} MiB); "
           f"tiled == untiled: {'bit for bit' if t4['bit_identical'] else 'max |diff| %.1e' % t4['max_abs_diff']}")
+    v = res["video_x3"]
+    print(f"video x3 ({v['lr_size'][0]}x{v['lr_size'][1]} -> {3 * v['lr_size'][0]}x{3 * v['lr_size'][1]}, "
+          f"{v['frames']} frames, H.264 in and out): {1e3 * v['seconds_per_frame']:.0f} ms per frame "
+          f"({1 / v['seconds_per_frame']:.1f} fps); per frame {1e3 * v['upscale_image_seconds']:.0f} ms "
+          f"colour upscaling, of which {1e3 * v['network_seconds']:.0f} ms the network")
     print(f"\n{'training step, 17x17, x3':28s} {'ms':>8s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
     for b in (16, 64):
         w = res[f"train_step_b{b}"]

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import assert_close
+from hypothesis import given, strategies as st
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from espcn_ref.data import (
@@ -120,6 +121,19 @@ def test_ssim_bad_input():
 
 
 # --- protocol helpers ----------------------------------------------------------
+
+
+@given(st.lists(st.floats(0, 1) | st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([np.inf, -np.inf, -0.0, 0.5 / 255, 127.5 / 255]),
+                min_size=1, max_size=60))
+def test_to_uint8_matches_its_numpy_twin(values):
+    from espcn_ref.metrics import scaled_to_uint8, to_uint8_reference
+
+    x = np.array(values)
+    np.testing.assert_array_equal(to_uint8(x), to_uint8_reference(x))
+    x255 = 255 * x
+    np.testing.assert_array_equal(scaled_to_uint8(x255, 255.0), to_uint8_reference(x255 / 255.0))
+    x2 = x[: len(x) // 2 * 2].reshape(2, -1)[:, ::-1]  # 2-D strided
+    np.testing.assert_array_equal(to_uint8(x2), to_uint8_reference(x2))
 
 
 def test_to_uint8_clips_and_rounds_half_away():

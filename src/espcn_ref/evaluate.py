@@ -29,7 +29,7 @@ from .data import (
     sample_images,
     ycbcr_to_rgb,
 )
-from .metrics import psnr, ssim, to_uint8
+from .metrics import psnr, scaled_to_uint8, ssim, to_uint8
 from .model import ESPCN
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
@@ -125,4 +125,4 @@ def upscale_image(method, img, r: int) -> np.ndarray:
     y = upscale_y(method, ycc[..., 0] / 255.0, r) * 255.0
     cbcr = imresize(ycc[..., 1:], scale=r)
     rgb = ycbcr_to_rgb(np.concatenate([y[..., None], cbcr], axis=-1))
-    return to_uint8(rgb / 255.0)
+    return scaled_to_uint8(rgb, 255.0)  # = to_uint8(rgb / 255), in one pass

@@ -90,14 +90,19 @@ def round_half_away(x) -> np.ndarray:
     return out if out.ndim else out[()]  # a scalar for a scalar, as NumPy's ufuncs do
 
 
+@njit(cache=True, nogil=True)
+def round_half_away_scalar(v):
+    """:func:`round_half_away` of one float, for compiled callers."""
+    whole = np.trunc(v)  # exact
+    # a fraction of at least one half moves one step away from zero (v != 0
+    # there); "+ 0.0" turns -0.0 into 0.0, as the twin does
+    return whole + ((1.0 if v > 0 else -1.0) if abs(v - whole) >= 0.5 else 0.0)
+
+
 @njit(cache=True, parallel=True, nogil=True)
 def _round_half_away_kernel(x, out):  # x, out: (n,), same float dtype
     for k in prange(x.size):
-        v = x[k]
-        whole = np.trunc(v)  # exact
-        # a fraction of at least one half moves one step away from zero
-        # (v != 0 there); "+ 0.0" turns -0.0 into 0.0, as the twin does
-        out[k] = whole + ((1.0 if v > 0 else -1.0) if abs(v - whole) >= 0.5 else 0.0)
+        out[k] = round_half_away_scalar(x[k])
 
 
 def round_half_away_reference(x) -> np.ndarray:
