@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The standard SR sets live next to the repository when they are available.
 DATA   ?= $(wildcard ../shared/data)
 
-.PHONY: help venv test test-slow test-all demo bench bench-epoch pretrained clean
+.PHONY: help venv test test-slow test-all demo bench bench-epoch pretrained clean clean-numba
 
 help:
 	@echo "make demo       run the main job (see README)"
@@ -16,6 +16,7 @@ help:
 	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
+	@echo "make clean-numba remove Numba's compiled-kernel cache (after editing a kernel another file's kernel calls)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +62,9 @@ pretrained: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis src/*.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Numba's disk cache checks the file of each cached function, not the files of
+# the compiled functions it calls (conv_grid's kernels call shuffle._channel
+# and blas.gemm_kernel): after editing one of those, drop the cache.
+clean-numba:
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete

@@ -132,8 +132,21 @@ def test_to_uint8_matches_its_numpy_twin(values):
     np.testing.assert_array_equal(to_uint8(x), to_uint8_reference(x))
     x255 = 255 * x
     np.testing.assert_array_equal(scaled_to_uint8(x255, 255.0), to_uint8_reference(x255 / 255.0))
-    x2 = x[: len(x) // 2 * 2].reshape(2, -1)[:, ::-1]  # 2-D strided
+    x2 = x[: len(x) // 2 * 2].reshape(2, -1)[:, ::-1]  # 2-D strided, empty when len(x) = 1
     np.testing.assert_array_equal(to_uint8(x2), to_uint8_reference(x2))
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(to_uint8(x32), to_uint8_reference(x32))
+
+
+def test_to_uint8_of_a_scalar_is_a_scalar_and_nan_raises():
+    from espcn_ref.metrics import scaled_to_uint8
+
+    for v, want in ((0.5, 128), (np.float32(0.2), 51), (np.array(1.5), 255)):
+        got = to_uint8(v)
+        assert got == want and got.dtype == np.uint8 and np.ndim(got) == 0
+    assert scaled_to_uint8(127.5, 255.0) == 128 and np.ndim(scaled_to_uint8(127.5, 255.0)) == 0
+    with pytest.raises(ValueError, match="NaN"):
+        scaled_to_uint8(np.array([[3.0, np.nan]]), 255.0)
 
 
 def test_to_uint8_clips_and_rounds_half_away():

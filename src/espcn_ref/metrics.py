@@ -28,11 +28,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
 
 from ._checks import check_int
 from .data import modcrop, rgb_to_y_uint8
-from .data.colour import round_half_away_reference, round_half_away_scalar
+from .data.colour import clip_round_uint8_kernel, round_half_away_reference
 
 SSIM_WIN = 11  # window side, Wang et al. 2004
 SSIM_SIGMA = 1.5
@@ -50,26 +49,14 @@ def to_uint8(x01) -> np.ndarray:
 
 
 def scaled_to_uint8(x, divisor: float) -> np.ndarray:
-    """``to_uint8(x / divisor)`` in one compiled pass (the division included,
-    so the numbers are those of the two steps). x: any shape, float."""
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    """``to_uint8(x / divisor)`` in one compiled pass. x: any shape, float;
+    it is converted to float64 first, then divided, so for float64 x the
+    numbers are exactly those of the two steps."""
+    x = np.asarray(x, dtype=np.float64)
     out = np.empty(x.shape, dtype=np.uint8)
-    if _to_uint8_kernel(x.reshape(-1), float(divisor), out.reshape(-1)):
+    if clip_round_uint8_kernel(np.ascontiguousarray(x).reshape(-1), float(divisor), out.reshape(-1)):
         raise ValueError("x01 contains NaN")
-    return out
-
-
-@njit(cache=True, parallel=True, nogil=True)
-def _to_uint8_kernel(x, divisor, out):  # x: (n,) float64, out: (n,) uint8; returns the NaN count
-    nans = 0
-    for k in prange(x.size):
-        v = x[k] / divisor  # exact when divisor = 1
-        if v != v:
-            nans += 1
-            out[k] = 0
-        else:
-            out[k] = np.uint8(round_half_away_scalar(255.0 * min(max(v, 0.0), 1.0)))
-    return nans
+    return out if out.ndim else out[()]  # a scalar for a scalar, as before
 
 
 def to_uint8_reference(x01) -> np.ndarray:

@@ -76,10 +76,10 @@ def ycbcr_to_rgb_reference(ycc) -> np.ndarray:
 def round_half_away(x) -> np.ndarray:
     """MATLAB's round: halves go away from zero (2.5 -> 3, -2.5 -> -3).
 
-    numpy.round rounds halves to even (2.5 -> 2). x: any shape; float result
-    (float32 stays float32, anything else but float64 becomes float64).
-    Compiled for float32/float64; the same numbers as
-    :func:`round_half_away_reference` (tested with ==, NaN, inf and -0.0
+    numpy.round rounds halves to even (2.5 -> 2). x: any shape; float input
+    keeps its dtype, other input becomes float64. Compiled for float32 and
+    float64 (others take the twin); the same numbers as
+    :func:`round_half_away_reference` (tested bit for bit, NaN, inf and -0.0
     included).
     """
     x = np.asarray(x)
@@ -103,6 +103,24 @@ def round_half_away_scalar(v):
 def _round_half_away_kernel(x, out):  # x, out: (n,), same float dtype
     for k in prange(x.size):
         out[k] = round_half_away_scalar(x[k])
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def clip_round_uint8_kernel(x, divisor, out):
+    """out = uint8(round_half_away(255 clip(x / divisor, 0, 1))), one pass:
+    the kernel of ``metrics.to_uint8``. It lives here, beside
+    round_half_away_scalar, because Numba's disk cache does not notice
+    edits to a compiled function in another file. x: (n,) float64,
+    out: (n,) uint8. Returns the number of NaN (their out is 0)."""
+    nans = 0
+    for k in prange(x.size):
+        v = x[k] / divisor  # exact when divisor = 1
+        if v != v:
+            nans += 1
+            out[k] = 0
+        else:
+            out[k] = np.uint8(round_half_away_scalar(255.0 * min(max(v, 0.0), 1.0)))
+    return nans
 
 
 def round_half_away_reference(x) -> np.ndarray:
