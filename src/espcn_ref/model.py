@@ -248,10 +248,11 @@ class ESPCN:
         return loss, {k: v.astype(self.params[k].dtype, copy=False) for k, v in grads.items()}
 
     def _loss_and_grads_here(self, x, target):
-        """loss_and_grads on the calling thread. The same numbers as
-        ``mse_loss(y, target)`` and ``backward(mse_loss_backward(y, target))``
-        with ``y = forward_train(x)[0]``, with PS and the loss in one pass."""
-        z, grid, cache = self._forward(self._check_input(x), keep=True)
+        """loss_and_grads on the calling thread, for x already checked by
+        :meth:`loss_and_grads`. The same numbers as ``mse_loss(y, target)``
+        and ``backward(mse_loss_backward(y, target))`` with
+        ``y = forward_train(x)[0]``, with PS and the loss in one pass."""
+        z, grid, cache = self._forward(x, keep=True)
         loss, dz = shuffle_mse_grid(z, target, self.scale, self.config.order, grid)  # eq. (4)-(5)
         return loss, self._backward_grid(dz, cache)
 

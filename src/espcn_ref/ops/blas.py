@@ -24,8 +24,8 @@ every call, so a bad operand raises instead of reaching BLAS.
 :func:`gemm` is the entry point for Python callers.
 
 Numba's disk cache tracks each function's own file only: after editing this
-file, run ``make clean`` (or delete ``__pycache__``) so that the cached
-kernels of :mod:`.conv_grid`, which have this code compiled in, are rebuilt.
+file, run ``make clean-numba`` so that the cached kernels of
+:mod:`.conv_grid`, which have this code compiled in, are rebuilt.
 """
 
 from __future__ import annotations

@@ -259,10 +259,11 @@ def conv_grid_backward(dy: np.ndarray, g: np.ndarray, w: np.ndarray, grid: Grid,
 @njit(cache=True, nogil=True)
 def _column_sums(dy):
     """The bias gradient of eq. (1)-(3), db[c] = sum_q dy[q, c]: dy (length, C)
-    grid, zero off the pixels; returns (C,). Summed row after row in dy's dtype. Its twin is ``dy.sum(axis=0)``: for two or
-    more columns NumPy sums in this order too, and the numbers are the same
-    (3-4x faster here); for one column NumPy sums pairwise, so the last
-    float bits may differ."""
+    grid, zero off the pixels; returns (C,), summed row after row in dy's
+    dtype. Its twin is ``dy.sum(axis=0)``: for two or more columns NumPy
+    sums in this order too, and the numbers are the same (3-4x faster
+    here); for one column NumPy sums pairwise, so the last float bits may
+    differ."""
     out = np.zeros(dy.shape[1], dy.dtype)
     for q in range(dy.shape[0]):
         for c in range(dy.shape[1]):
@@ -397,9 +398,10 @@ def _shuffle_from_grid(z, r, code, front, image, row, out):
     for line in prange(N * C * Hr):  # each output row is written by one thread
         n, c, h = line // (C * Hr), line // Hr % C, line % Hr
         i, base = h % r, front + n * image + (h // r) * row  # row phase, LR row: once per row
-        for j in range(W):  # LR pixel j fills w = j r .. j r + r - 1: no division per pixel
-            for b in range(r):
-                out[n, c, h, j * r + b] = z[base + j, _channel(c, i, b, C, r, code)]
+        for b in range(r):  # column phase b reads channel k, writes every r-th pixel: no division per pixel
+            k = _channel(c, i, b, C, r, code)
+            for j in range(W):
+                out[n, c, h, j * r + b] = z[base + j, k]
 
 
 def shuffle_from_grid(z: np.ndarray, r: int, order: str, grid: Grid) -> np.ndarray:
