@@ -147,6 +147,9 @@ def test_to_uint8_of_a_scalar_is_a_scalar_and_nan_raises():
     assert scaled_to_uint8(127.5, 255.0) == 128 and np.ndim(scaled_to_uint8(127.5, 255.0)) == 0
     with pytest.raises(ValueError, match="NaN"):
         scaled_to_uint8(np.array([[3.0, np.nan]]), 255.0)
+    for bad in (0.0, -255.0, np.inf, np.nan, True, "255"):
+        with pytest.raises(ValueError, match="divisor must be a finite number > 0"):
+            scaled_to_uint8(np.array([1.0]), bad)
 
 
 def test_to_uint8_clips_and_rounds_half_away():

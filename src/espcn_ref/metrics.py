@@ -52,6 +52,9 @@ def scaled_to_uint8(x, divisor: float) -> np.ndarray:
     """``to_uint8(x / divisor)`` in one compiled pass. x: any shape, float;
     it is converted to float64 first, then divided, so for float64 x the
     numbers are exactly those of the two steps."""
+    if isinstance(divisor, (bool, np.bool_)) or not isinstance(divisor, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(divisor) and divisor > 0):
+        raise ValueError(f"divisor must be a finite number > 0, got {divisor!r}")
     x = np.asarray(x, dtype=np.float64)
     out = np.empty(x.shape, dtype=np.uint8)
     if clip_round_uint8_kernel(np.ascontiguousarray(x).reshape(-1), float(divisor), out.reshape(-1)):
