@@ -160,6 +160,35 @@ def test_views_and_mixed_dtype(rng):
     assert_close(y, conv2d_reference(np.ascontiguousarray(x), w.astype(np.float64)), what="views")
 
 
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("reference", [False, True])
+def test_a_float64_bias_or_dy_promotes_like_x_and_w(rng, transposed, reference):
+    """float32 x and w with a float64 bias (forward) or dy (backward): the result
+    is float64 and equals the all-float64 computation; nothing is cast down."""
+    from espcn_ref.ops import conv_transpose as ct
+
+    if transposed:
+        fwd, bwd = ((ct.conv_transpose2d_reference, ct.conv_transpose2d_backward_reference) if reference
+                    else (ct.conv_transpose2d, ct.conv_transpose2d_backward))
+        w64 = rng.standard_normal((3, 4, 3, 3))
+    else:
+        fwd, bwd = (conv2d_reference, conv2d_backward_reference) if reference else (conv2d, conv2d_backward)
+        w64 = rng.standard_normal((4, 3, 3, 3))
+    x64 = rng.standard_normal((2, 3, 6, 5))
+    b64 = 1e-3 * rng.standard_normal(4) + 0.1  # float32 would round its digits away
+    x32, w32 = x64.astype(np.float32), w64.astype(np.float32)
+    y = fwd(x32, w32, b64, 2, 1)
+    assert y.dtype == np.float64
+    exact = fwd(x32.astype(np.float64), w32.astype(np.float64), b64, 2, 1)
+    np.testing.assert_array_equal(y, exact)
+    dy64 = rng.standard_normal(y.shape) * (1 + 1e-9)
+    grads = bwd(dy64, x32, w32, 2, 1)
+    exact = bwd(dy64, x32.astype(np.float64), w32.astype(np.float64), 2, 1)
+    for g, e in zip(grads, exact):
+        assert g.dtype == np.float64
+        np.testing.assert_array_equal(g, e)
+
+
 def test_row_blocks_bound_memory_and_cover_all_rows():
     """The blocking used to bound im2col memory visits each (n, oh) row once."""
     for N, OH, per_row, budget in [(3, 10, 100, 350), (2, 5, 100, 10_000), (4, 3, 1000, 10)]:

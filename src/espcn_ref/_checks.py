@@ -41,6 +41,16 @@ def common_dtype(*arrays: np.ndarray | None) -> np.dtype:
     return np.result_type(*[a.dtype for a in arrays if a is not None])
 
 
+def promote(*arrays: np.ndarray | None) -> tuple:
+    """The arrays cast to their :func:`common_dtype` (None stays None).
+
+    An op's inputs, bias and upstream gradient all take part, so one float64
+    argument makes the whole computation float64; nothing is cast down.
+    """
+    dtype = common_dtype(*arrays)
+    return tuple(None if a is None else a.astype(dtype, copy=False) for a in arrays)
+
+
 def check_int(value, name: str, minimum: int) -> int:
     """Return ``value`` as an int ``>= minimum``; reject bools, floats, strings."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
@@ -61,14 +71,14 @@ def check_pair(value, name: str, minimum: int) -> tuple[int, int]:
     return (v, v)
 
 
-def check_bias(b, c_out: int, dtype) -> np.ndarray | None:
-    """Validate an optional bias of shape (C_out,)."""
+def check_bias(b, c_out: int) -> np.ndarray | None:
+    """Validate an optional bias of shape (C_out,); its dtype is kept (see :func:`promote`)."""
     if b is None:
         return None
     b = as_float_array(b, "b", ndim=1, shape_doc="(C_out,)")
     if b.shape[0] != c_out:
         raise ValueError(f"b must have shape ({c_out},) to match w's C_out, got {b.shape}")
-    return b.astype(dtype, copy=False)
+    return b
 
 
 def check_weight_matches(x_name: str, C: int, w_shape: tuple, c_in_axis: int, layout: str) -> None:

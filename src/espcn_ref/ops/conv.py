@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
+from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype, promote
 from .blas import gemm
 from .conv_direct import DIRECT_MAX_COUT, LINE, direct_taps, line_aligned_empty
 from .im2col import col2im_block, im2col_block, row_blocks
@@ -163,7 +163,8 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     Same semantics as PyTorch's ``F.conv2d``.
     """
     x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
-    b = check_bias(b, w.shape[0], x.dtype)
+    b = check_bias(b, w.shape[0])
+    x, w, b = promote(x, w, b)
     if _takes_shifted_path(x.shape, w.shape, geom, OH, OW):
         return _forward_shifted(x, w, b, geom, OH, OW)
     return _forward(x, w, b, geom, OH, OW)
@@ -200,7 +201,7 @@ def _backward(dy, x, w, geom, OH, OW, need_dx):
     dy = as_float_array(dy, "dy", ndim=4, shape_doc="(N, C_out, OH, OW)")
     if dy.shape != (N, C_out, OH, OW):
         raise ValueError(f"dy must have shape {(N, C_out, OH, OW)} (the output of conv2d), got {dy.shape}")
-    dy = dy.astype(x.dtype, copy=False)
+    x, w, dy = promote(x, w, dy)
     _, _, sh, sw, ph, pw = geom
     w_mat = w.reshape(C_out, C_in * kh * kw)
     dw_mat = np.zeros_like(w_mat)
@@ -232,7 +233,8 @@ def _pad(x, ph, pw, extra_h=0, extra_w=0):
 def conv2d_reference(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     """The cross-correlation formula of the module doc as loops over (oh, ow, a, b)."""
     x, w, (kh, kw, sh, sw, ph, pw), OH, OW = _check_conv_args(x, w, stride, padding)
-    b = check_bias(b, w.shape[0], x.dtype)
+    b = check_bias(b, w.shape[0])
+    x, w, b = promote(x, w, b)
     xp = _pad(x, ph, pw)
     y = np.zeros((x.shape[0], w.shape[0], OH, OW), dtype=x.dtype)
     for oh in range(OH):
@@ -249,7 +251,7 @@ def conv2d_reference(x, w, b=None, stride=1, padding=0) -> np.ndarray:
 def conv2d_backward_reference(dy, x, w, stride=1, padding=0):
     """The backward formulas of the module doc as loops (the spec)."""
     x, w, (kh, kw, sh, sw, ph, pw), OH, OW = _check_conv_args(x, w, stride, padding)
-    dy = as_float_array(dy, "dy", ndim=4).astype(x.dtype, copy=False)
+    x, w, dy = promote(x, w, as_float_array(dy, "dy", ndim=4))
     xp = _pad(x, ph, pw)
     dxp = np.zeros_like(xp)
     dw = np.zeros_like(w)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype
+from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype, promote
 from .conv import _gather_block, _scatter_block
 from .im2col import col2im_block, im2col_block, row_blocks
 
@@ -63,7 +63,8 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0) -> np.
     Returns y: (N, C_out, OH, OW), OH = (H - 1) s_h - 2 p_h + k_h + op_h.
     """
     x, w, geom, OH, OW = _check_tconv_args(x, w, stride, padding, output_padding)
-    b = check_bias(b, w.shape[1], x.dtype)
+    b = check_bias(b, w.shape[1])
+    x, w, b = promote(x, w, b)
     N, C_in, H, W = x.shape
     _, C_out, kh, kw = w.shape
     w_mat_t = w.reshape(C_in, C_out * kh * kw).T  # (C_out*kh*kw, C_in)
@@ -88,7 +89,7 @@ def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
     _, C_out, kh, kw = w.shape
     if dy.shape != (N, C_out, OH, OW):
         raise ValueError(f"dy must have shape {(N, C_out, OH, OW)} (the output of conv_transpose2d), got {dy.shape}")
-    dy = dy.astype(x.dtype, copy=False)
+    x, w, dy = promote(x, w, dy)
     w_mat = w.reshape(C_in, C_out * kh * kw)
     dx = np.empty_like(x)
     dw_mat = np.zeros_like(w_mat)
@@ -110,7 +111,8 @@ def _full_size(H, s, k, p, OH):
 def conv_transpose2d_reference(x, w, b=None, stride=1, padding=0, output_padding=0) -> np.ndarray:
     """The scatter-add definition of the module doc as loops over (h, w, a, b)."""
     x, w, (kh, kw, sh, sw, ph, pw), OH, OW = _check_tconv_args(x, w, stride, padding, output_padding)
-    b = check_bias(b, w.shape[1], x.dtype)
+    b = check_bias(b, w.shape[1])
+    x, w, b = promote(x, w, b)
     N, C_in, H, W = x.shape
     full = np.zeros((N, w.shape[1], _full_size(H, sh, kh, ph, OH), _full_size(W, sw, kw, pw, OW)), x.dtype)
     for h in range(H):
@@ -128,7 +130,7 @@ def conv_transpose2d_reference(x, w, b=None, stride=1, padding=0, output_padding
 def conv_transpose2d_backward_reference(dy, x, w, stride=1, padding=0, output_padding=0):
     """Backward of the scatter-add, as loops: each stamp reads dy where it wrote."""
     x, w, (kh, kw, sh, sw, ph, pw), OH, OW = _check_tconv_args(x, w, stride, padding, output_padding)
-    dy = as_float_array(dy, "dy", ndim=4).astype(x.dtype, copy=False)
+    x, w, dy = promote(x, w, as_float_array(dy, "dy", ndim=4))
     N, C_in, H, W = x.shape
     full = np.zeros((N, w.shape[1], _full_size(H, sh, kh, ph, OH), _full_size(W, sw, kw, pw, OW)), x.dtype)
     full[:, :, ph : ph + OH, pw : pw + OW] = dy
