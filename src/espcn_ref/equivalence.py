@@ -87,7 +87,12 @@ def transposed_conv2d(x, w_t, r: int, padding: int = 0) -> np.ndarray:
 
 
 def transposed_conv2d_backward(dy, x, w_t, r: int, padding: int = 0):
-    """Gradients (dx, dw_t) of :func:`transposed_conv2d`; dy has its output's shape."""
+    """Gradients (dx, dw_t) of :func:`transposed_conv2d`.
+
+    dy: (N, C_out, (H - 1) r - 2p + k_s, same for W), dL/d(output);
+    x: (N, C_in, H, W); w_t: (C_in, C_out, k_s, k_s).
+    Returns dx: x.shape, dw_t: w_t.shape.
+    """
     w_t, r = _check_w_t(w_t, r)
     dx, dw, _ = conv_transpose2d_backward(dy, x, w_t, stride=r, padding=padding)
     return dx, dw
@@ -97,7 +102,7 @@ def zero_insert(x, r: int, border: int = 0) -> np.ndarray:
     """Put r - 1 zeros between neighbouring pixels, then pad (or crop) the border.
 
     x: (N, C, H, W). Returns (N, C, (H - 1) r + 1 + 2 border, likewise W):
-    the "fractional stride" input of Sec. 2.1. A negative border crops.
+    the "fractional stride" input of Sec. 2.2. A negative border crops.
     """
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
     r = check_int(r, "r", 1)
@@ -118,7 +123,7 @@ def flip_kernel(w_t) -> np.ndarray:
 
 
 def fractional_stride_conv2d(x, w_t, r: int, padding: int = 0) -> np.ndarray:
-    """Convolution with stride 1/r, done in HR space (Sec. 2.1).
+    """Convolution with stride 1/r, done in HR space (Sec. 2.2).
 
     x: (N, C_in, H, W); w_t: (C_in, C_out, k_s, k_s), the *transposed-conv*
     layout, so the same w_t goes into all of this module's forms.
@@ -134,7 +139,12 @@ def fractional_stride_conv2d(x, w_t, r: int, padding: int = 0) -> np.ndarray:
 
 
 def fractional_stride_conv2d_backward(dy, x, w_t, r: int, padding: int = 0):
-    """Gradients (dx, dw_t) of :func:`fractional_stride_conv2d`."""
+    """Gradients (dx, dw_t) of :func:`fractional_stride_conv2d`.
+
+    dy: (N, C_out, (H - 1) r - 2p + k_s, same for W), dL/d(output);
+    x: (N, C_in, H, W); w_t: (C_in, C_out, k_s, k_s).
+    Returns dx: x.shape, dw_t: w_t.shape.
+    """
     w_t, r = _check_w_t(w_t, r)
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C_in, H, W)")
     _check_same_output(x, w_t, r, padding)
@@ -167,7 +177,12 @@ def subpixel_conv2d(x, w_s, r: int, padding: int = 0, crop=0, order: str = "crd"
 
 def subpixel_conv2d_backward(dy, x, w_s, r: int, padding: int = 0, crop=0, order: str = "crd"):
     """Gradients (dx, dw_s) of :func:`subpixel_conv2d`: un-crop (zero-pad),
-    un-shuffle (PS^-1, a permutation), then the conv2d backward."""
+    un-shuffle (PS^-1, a permutation), then the conv2d backward.
+
+    dy: (N, C_out, OH, OW), dL/d(output), the shape subpixel_conv2d returned;
+    x: (N, C_in, H, W); w_s: (C_out r^2, C_in, m, m).
+    Returns dx: x.shape, dw_s: w_s.shape.
+    """
     top, bottom, left, right = _check_crop(crop)
     dy = as_float_array(dy, "dy", ndim=4, shape_doc="(N, C_out, OH, OW)")
     dy_full = np.pad(dy, ((0, 0), (0, 0), (top, bottom), (left, right)))

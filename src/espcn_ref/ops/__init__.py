@@ -1,7 +1,10 @@
 """The math of ESPCN: one module per operation, forward next to backward.
 
-Every fast (Numba) function has a ``*_reference`` twin in the same module:
-the definition written as loops, pinned equal to the fast path by the tests.
+Every fast (Numba) function is pinned by the tests to a slow twin: a
+``*_reference`` in the same module (the definition written as loops), or, for
+the grid engine of :mod:`.conv_grid`, the plain operation it re-lays out
+(``conv_grid`` against ``conv2d_reference``, ``shuffle_from_grid`` against
+``pixel_shuffle``, ``gemm`` against NumPy's matmul).
 """
 
 from .activations import relu, relu_backward, tanh, tanh_backward

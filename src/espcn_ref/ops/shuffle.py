@@ -36,7 +36,7 @@ PS is a permutation of entries, so its backward is its inverse
 Implementations, all tested equal:
 
 * :func:`pixel_shuffle` - the fast path: eq. (4) as an index formula over
-  output pixels, a Numba kernel parallel over (n, c).
+  output pixels, a Numba kernel parallel over output rows.
 * :func:`pixel_shuffle_reshape` - reshape + transpose (how frameworks do it).
 * :func:`pixel_shuffle_reference` - plain Python loops, the spec.
 """

@@ -8,7 +8,7 @@ function                         paper
 plot_shuffle                     eq. (4), the periodic shuffle (CRD/DCR/DCR_T)
 plot_shuffle_matrix              PS as a permutation matrix: PS^-1 = PS^T
 plot_channel_permutation         shuffle_permutation between two orders
-plot_zero_insertion              Sec. 2.1, the fractional-stride input
+plot_zero_insertion              Sec. 2.2, the fractional-stride input
 plot_activation_patterns         Sec. 2.2, the r^2 activation patterns
 plot_subpixel_kernels            Sec. 2.2, one k_s x k_s kernel = r^2 small ones
 plot_three_forms                 Sec. 2.2, eq. (3): three forms, one output

@@ -24,7 +24,7 @@ from ._draw import _category_cmap, _fmt, _grid, _symmetric
 
 
 def plot_zero_insertion(H: int = 4, W: int = 4, r: int = 2, k_s: int = 4, padding: int = 1) -> Figure:
-    """Sec. 2.1: the stride-1/r convolution's input, from ``zero_insert``.
+    """Sec. 2.2: the stride-1/r convolution's input, from ``zero_insert``.
 
     Left: the LR map, pixels numbered 1 .. HW. Right: ``zero_insert(x, r,
     border=k_s - 1 - padding)`` with r - 1 zeros between pixels (grey) and
