@@ -10,7 +10,7 @@ DATA   ?= $(wildcard ../shared/data)
 
 help:
 	@echo "make demo       run the main job (see README)"
-	@echo "make test       the test suite (fast, < 10 min on 2 cores)"
+	@echo "make test       the test suite (about 2 min on 2 cores; the slow tests are in test-slow)"
 	@echo "make test-slow  the long tests only"
 	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
 	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
