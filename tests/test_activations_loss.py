@@ -1,5 +1,7 @@
 """tanh, relu (Table 1) and the MSE of eq. (5): kernels vs references, gradients, NaN."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -92,10 +94,14 @@ def test_mse_gradient(rng):
         check_gradient(lambda: mse_loss(y, t), y, 2 * (y - t))
 
 
-def test_mse_float32_sums_in_float64():
-    y = np.full((1, 1, 1000, 1000), 1.0 + 2**-12, dtype=np.float32)
-    t = np.ones_like(y)
-    assert mse_loss(y, t) == pytest.approx(2.0**-24, rel=1e-9)
+def test_mse_float32_sums_in_float64(rng):
+    """A million float32 squares: summed in float32 they drift by ~1e-4 (relative);
+    the loss accumulates each difference and square in float64."""
+    y = rng.random((2, 1, 1000, 500), dtype=np.float32)
+    t = rng.random((2, 1, 1000, 500), dtype=np.float32)
+    d = y.astype(np.float64) - t.astype(np.float64)
+    exact = np.mean([math.fsum(img.ravel() ** 2) / img.size for img in d])
+    assert mse_loss(y, t) == pytest.approx(exact, rel=1e-12)
 
 
 def test_mse_nan_and_bad_input():

@@ -276,13 +276,17 @@ def test_imresize_output_shape_order():
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize("kwargs, err", [
-    (dict(scale=0), ValueError), (dict(scale=-2), ValueError), (dict(scale=np.nan), ValueError),
-    (dict(), ValueError), (dict(scale=2, output_shape=(3, 3)), ValueError),
-    (dict(scale="2"), TypeError), (dict(output_shape=(0, 3)), ValueError),
+@pytest.mark.parametrize("kwargs, err, words", [
+    (dict(scale=0), ValueError, "scale must be a finite number > 0, got 0"),
+    (dict(scale=-2), ValueError, "scale must be a finite number > 0, got -2"),
+    (dict(scale=np.nan), ValueError, "scale must be a finite number > 0, got nan"),
+    (dict(), ValueError, "exactly one of scale and output_shape"),
+    (dict(scale=2, output_shape=(3, 3)), ValueError, "exactly one of scale and output_shape"),
+    (dict(scale="2"), TypeError, "scale must be a real number"),
+    (dict(output_shape=(0, 3)), ValueError, r"output_shape\[0\] must be >= 1"),
 ])
-def test_imresize_bad_arguments(kwargs, err):
-    with pytest.raises(err):
+def test_imresize_bad_arguments(kwargs, err, words):
+    with pytest.raises(err, match=words):
         imresize(np.zeros((4, 4)), **kwargs)
 
 
