@@ -247,3 +247,91 @@ def test_demo_offline_on_the_bundled_photos(capsys, tmp_path, monkeypatch):
     assert "scikit-image photos" in out and "test on motorcycle" in out
     assert "bicubic" in out and "ESPCN, 0.1 min here" in out
     assert load_image(tmp_path / "demo" / "comparison.png").ndim == 3
+
+
+# --- what a user gets wrong: one line, exit 2, nothing written -----------------------
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--patch", "0"], "argument --patch: must be >= 1, got 0"),
+    (["train", "--epochs", "x"], "argument --epochs: expected an integer, got 'x'"),
+    (["train", "--lr", "nan"], "argument --lr: must be a finite number >= 0.0, got nan"),
+    (["train", "--lr", "0"], "argument --lr: must be > 0, got 0"),
+    (["train", "--minutes", "-1"], "argument --minutes: must be a finite number >= 0.0, got -1"),
+    (["evaluate", "--scale", "0"], "argument --scale: must be >= 1, got 0"),
+    (["demo", "--minutes", "inf"], "argument --minutes: must be a finite number >= 0.0, got inf"),
+])
+def test_bad_numbers_are_refused_by_the_parser(capsys, argv, words):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def _one_line_error(capsys, *argv):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("espcn-ref: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_upscale_output_checks_come_first(capsys, tmp_path, photo):
+    before = photo.read_bytes()
+    err = _one_line_error(capsys, "upscale", photo, photo, "--model", "bicubic")
+    assert "is the input file" in err and photo.read_bytes() == before
+    err = _one_line_error(capsys, "upscale", photo, tmp_path / "no" / "dir" / "a.png", "--model", "bicubic")
+    assert "the folder " in err and "does not exist" in err and ".tmp" not in err
+    (tmp_path / "d.png").mkdir()
+    assert "it is a folder" in _one_line_error(capsys, "upscale", photo, tmp_path / "d.png", "--model", "bicubic")
+    err = _one_line_error(capsys, "upscale", photo, tmp_path / "big.png", "--scale", "1000000", "--model", "bicubic")
+    assert "not enough memory" in err and not (tmp_path / "big.png").exists()
+
+
+def test_model_files_that_are_not_models(capsys, tmp_path, photo):
+    (tmp_path / "folder").mkdir()
+    assert "is a folder, not a model file" in _one_line_error(capsys, "upscale", photo, tmp_path / "o.png",
+                                                              "--model", tmp_path / "folder")
+    (tmp_path / "text.npz").write_text("not a zip")
+    assert "not an espcn-ref .npz file" in _one_line_error(capsys, "info", "--model", tmp_path / "text.npz")
+    np.savez(tmp_path / "list.npz", __meta__=np.array(json.dumps(["a"])))
+    assert "invalid metadata (expected a JSON object, got list)" in _one_line_error(
+        capsys, "info", "--model", tmp_path / "list.npz")
+
+
+def test_evaluate_errors_name_the_image_and_come_before_the_work(capsys, tmp_path, monkeypatch):
+    (tmp_path / "S").mkdir()
+    save_image(tmp_path / "S" / "fine.png", np.full((30, 30), 90, np.uint8))
+    save_image(tmp_path / "S" / "tiny.png", np.full((9, 9), 90, np.uint8))
+    err = _one_line_error(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "S")
+    assert "image 'tiny': shave = 3" in err
+    assert "--sets names no set" in _one_line_error(capsys, "evaluate", "--data", tmp_path, "--sets", " , ")
+    import espcn_ref.cli as cli
+
+    monkeypatch.setattr(cli, "evaluate_images", lambda *a, **k: pytest.fail("scored before checking --json"))
+    err = _one_line_error(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "S",
+                          "--json", tmp_path / "nope" / "s.json")
+    assert "nope does not exist" in err
+    assert "--sets names no set" in _one_line_error(capsys, "data", "fetch", "--dest", tmp_path, "--sets", "")
+
+
+def test_train_never_deletes_files_it_did_not_write(capsys, tmp_path):
+    """A folder with a model.npz or log.csv but no checkpoint is not a run to
+    resume, and a fresh run would delete them: refused without --overwrite."""
+    (tmp_path / "Mini").mkdir()
+    save_image(tmp_path / "Mini" / "a.png", np.full((60, 60), 90, np.uint8))
+    args = ["train", "--data", tmp_path, "--train-set", "Mini", "--scale", "2", "--epochs", "1", "--quiet"]
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    ESPCN(2).save(keep / "model.npz")
+    (keep / "log.csv").write_text("my notes\n")
+    for extra in ([], ["--resume"]):
+        err = _one_line_error(capsys, *args, "--out", keep, *extra)
+        assert "model.npz, log.csv" in err and ("no checkpoint.npz to resume from" in err) == bool(extra)
+    assert (keep / "log.csv").read_text() == "my notes\n" and sorted(p.name for p in keep.iterdir()) == ["log.csv", "model.npz"]
+    assert "is a file" in _one_line_error(capsys, *args, "--out", keep / "log.csv")
+    code, out, err = run(capsys, *args, "--out", tmp_path / "new", "--resume")
+    assert code == 0 and "holds no checkpoint.npz to resume: starting a fresh run" in err
+    assert err.startswith("espcn-ref: warning: ") and "finished after 1 epochs" in out
+
+
+def test_demo_with_a_bad_data_folder_makes_no_output_folder(capsys, tmp_path):
+    err = _one_line_error(capsys, "demo", "--data", tmp_path / "missing", "--out", tmp_path / "demo", "--quiet")
+    assert "data directory (--data) not found" in err and not (tmp_path / "demo").exists()

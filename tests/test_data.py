@@ -491,6 +491,29 @@ def test_rgba_and_gray_alpha_drop_alpha(tmp_path, rng):
     np.testing.assert_array_equal(load_image(tmp_path / "la.png"), rgba[..., 0])
 
 
+def test_cmyk_exif_rotation_multipage_and_non_images(tmp_path, rng):
+    """CMYK JPEGs become RGB (not RGBA with K dropped as alpha); EXIF orientation
+    is applied; a multi-page TIFF gives its first page; a text file named .png
+    gives one clear line."""
+    from PIL import Image
+
+    img = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    Image.fromarray(img).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
+    want = np.asarray(Image.open(tmp_path / "cmyk.jpg").convert("RGB"))
+    np.testing.assert_array_equal(load_image(tmp_path / "cmyk.jpg"), want)
+    im = Image.fromarray(img)
+    exif = im.getexif()
+    exif[0x0112] = 6  # orientation 6: shown rotated 90 degrees clockwise
+    im.save(tmp_path / "rot.png", exif=exif)
+    np.testing.assert_array_equal(load_image(tmp_path / "rot.png"), np.rot90(img, k=-1))
+    Image.fromarray(img).save(tmp_path / "pages.tif", save_all=True, append_images=[Image.fromarray(img[::-1])])
+    np.testing.assert_array_equal(load_image(tmp_path / "pages.tif"), img)
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(ValueError, match=r"cannot read image .*text.png: not a valid image file") as err:
+        load_image(tmp_path / "text.png")
+    assert "\n" not in str(err.value)
+
+
 def test_palette_and_bilevel_images(tmp_path, rng):
     from PIL import Image
 
@@ -599,8 +622,11 @@ def test_find_data_dir(tmp_path, monkeypatch):
     root.mkdir(parents=True)
     (tmp_path / "repo").mkdir()
     assert find_data_dir(root) == root
-    with pytest.raises(FileNotFoundError, match="explicit"):
+    with pytest.raises(FileNotFoundError, match=r"data directory \(--data\) not found: .*missing"):
         find_data_dir(tmp_path / "missing")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"\(--data\) .*a_file is a file, not a folder"):
+        find_data_dir(tmp_path / "a_file")
     monkeypatch.chdir(tmp_path / "repo")
     assert find_data_dir() == root.resolve()  # ../shared/data
     monkeypatch.chdir(tmp_path)

@@ -71,6 +71,44 @@ def test_video_upscaling_frame_by_frame(tmp_path, scale, method):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_webm_is_vp9_and_readable(tmp_path):
+    """WebM cannot hold H.264: .webm output is VP9 (odd sides: 4:4:4), and it reads back."""
+    _write_video(tmp_path / "in.mp4", _frames(3, h=17, w=23))
+    info = upscale_video("bicubic", tmp_path / "in.mp4", tmp_path / "out.webm", 3, progress=False)
+    reader = iio.get_reader(tmp_path / "out.webm", format="ffmpeg")
+    meta, frames = reader.get_meta_data(), [f for f in reader]
+    reader.close()
+    assert info["size"] == (69, 51) and meta["codec"] == "vp9" and len(frames) == 3
+    assert frames[0].shape == (51, 69, 3)
+
+
+def test_a_failed_encode_leaves_the_old_output(tmp_path, monkeypatch):
+    """ffmpeg can fail quietly ("Could not write header": H.264 in WebM). The
+    written file is read back before the rename, so dst keeps its old bytes."""
+    import espcn_ref.inference as inference
+
+    _write_video(tmp_path / "in.mp4", _frames(2))
+    (tmp_path / "out.webm").write_bytes(b"the previous result")
+    monkeypatch.setattr(inference, "VIDEO_CODECS", {})  # libx264 for .webm too
+    with pytest.raises(ValueError, match="out.webm is unchanged"):
+        upscale_video("bicubic", tmp_path / "in.mp4", tmp_path / "out.webm", 2, progress=False)
+    assert (tmp_path / "out.webm").read_bytes() == b"the previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.webm"]
+
+
+def test_audio_is_reported_as_not_copied(tmp_path):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=32x24:rate=10", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "0.3",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(tmp_path / "av.mp4")], check=True)
+    with pytest.warns(UserWarning, match=r"audio track \(aac\) is not copied"):
+        info = upscale_video("bicubic", tmp_path / "av.mp4", tmp_path / "out.mp4", 2, progress=False)
+    assert info["frames"] == 3
+
+
 def test_video_via_cli_and_errors(tmp_path, capsys):
     _write_video(tmp_path / "in.mp4", _frames(3))
     assert main(["upscale", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--scale", "2",

@@ -19,6 +19,19 @@ def _umask() -> int:
     return mask
 
 
+def check_output_path(path) -> Path:
+    """``path`` as a Path, if a file can be written there: its folder exists and
+    it is not itself a folder. Raises FileNotFoundError or IsADirectoryError
+    naming the path the user gave (not a temporary name)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str = ".tmp"):
     """Yield a temporary path next to ``path``; it replaces ``path`` when the
@@ -27,7 +40,7 @@ def atomic_path(path, suffix: str = ".tmp"):
     suffix: the temporary file's ending (a video writer needs ".mp4" to pick
     its container).
     """
-    path = Path(path)
+    path = check_output_path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:

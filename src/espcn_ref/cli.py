@@ -12,10 +12,11 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
-from ._atomic import write_bytes_atomic
+from ._atomic import check_output_path, write_bytes_atomic
 from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, sample_images, save_image
 from .evaluate import STANDARD_SETS, evaluate_images, load_set, upscale_image
 from .model import ESPCN, ModelFormatError, load_model, pretrained
@@ -57,6 +58,29 @@ def _factors(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _at_least(minimum, kind=int):
+    """An argparse type: a number of ``kind`` >= minimum (floats must also be finite)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not (value >= minimum and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a finite number >= {minimum}, got {text}"
+                                             if kind is float else f"must be >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+def _positive_float(text):
+    """An argparse type: a finite number > 0."""
+    value = _at_least(0.0, float)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _data_dir(arg):
     return find_data_dir(arg)
 
@@ -75,11 +99,11 @@ def cmd_train(a) -> int:
             raise CLIError(f"no dataset root for --train-set {a.train_set}: pass --data DIR (or set "
                            "ESPCN_DATA), or train on the bundled photos with --train-set samples")
         images, what = load_set(a.train_set, root), f"{a.train_set} from {root}"
-    print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
                       augment_online=a.augment_online, rescale=a.rescale, schedule=a.schedule, decay_at=a.decay_at,
                       average=a.average, degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
+    print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
                   max_seconds=None if a.minutes is None else 60 * a.minutes)
     if state["best_epoch"] < 0:
@@ -94,10 +118,19 @@ def cmd_train(a) -> int:
     return 0
 
 
+def _set_names(text: str, flag: str = "--sets") -> list:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise CLIError(f"{flag} names no set, got {text!r}")
+    return names
+
+
 def cmd_evaluate(a) -> int:
+    sets = _set_names(a.sets)
+    if a.json:
+        check_output_path(a.json)  # before the scoring, not after it
     method = _method(a.method, a.scale)
     root = _data_dir(a.data)
-    sets = [s for s in a.sets.split(",") if s]
     results = {}
     for s in sets:
         images = load_set(s, root)
@@ -114,6 +147,9 @@ def cmd_evaluate(a) -> int:
 def cmd_upscale(a) -> int:
     from .inference import is_video, upscale_video
 
+    check_output_path(a.output)
+    if Path(a.input).exists() and Path(a.output).exists() and Path(a.output).samefile(a.input):
+        raise CLIError(f"the output {a.output} is the input file; choose another output file")
     method = _method(a.model, a.scale)
     if is_video(a.input):
         if not is_video(a.output):
@@ -150,7 +186,7 @@ def cmd_info(a) -> int:
 def cmd_fetch(a) -> int:
     from .fetch import fetch
 
-    sets = [s for s in a.sets.split(",") if s]
+    sets = _set_names(a.sets)
     counts = fetch(a.dest, sets, mirror=a.mirror, progress=lambda rel: print(f"  {rel}") if a.verbose else None)
     print(f"{a.dest}: {counts['downloaded']} downloaded, {counts['present']} already present and valid")
     return 0
@@ -184,14 +220,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", help=data_help)
     t.add_argument("--train-set", default="T91",
                    help="folder under --data to train on (default T91), or 'samples' for the bundled photos")
-    t.add_argument("--scale", type=int, default=3)
+    t.add_argument("--scale", type=_at_least(1), default=3)
     t.add_argument("--recipe", choices=["fast", "paper"], default="fast")
     t.add_argument("--activation", choices=["tanh", "relu"], default="tanh")
     t.add_argument("--init", choices=["default", "icnr"], default="default")
-    t.add_argument("--epochs", type=int, default=100)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--patch", type=int, default=17, help="LR sub-image size (Sec. 3.2: 17; HR is 17 r)")
-    t.add_argument("--stride", type=int, default=None, help="LR patch stride (default: --patch, each HR pixel once)")
+    t.add_argument("--epochs", type=_at_least(1), default=100)
+    t.add_argument("--batch-size", type=_at_least(1), default=16)
+    t.add_argument("--patch", type=_at_least(1), default=17, help="LR sub-image size (Sec. 3.2: 17; HR is 17 r)")
+    t.add_argument("--stride", type=_at_least(1), default=None, help="LR patch stride (default: --patch, each HR pixel once)")
     t.add_argument("--degradation", choices=["bicubic", "gaussian"], default="bicubic",
                    help="how LR images are made: MATLAB bicubic (the tables) or Gaussian blur + subsample")
     t.add_argument("--augment", action="store_true",
@@ -200,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fresh random flip or 90-degree rotation each time a sub-image enters a batch")
     t.add_argument("--rescale", type=_factors, default=(), metavar="F,F,...",
                    help="also train on each image shrunk by these factors in (0, 1), e.g. 0.9,0.8,0.7,0.6")
-    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--lr", type=_positive_float, default=None)
     t.add_argument("--schedule", choices=["step", "cosine"], default="step",
                    help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine towards 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
@@ -210,9 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast recipe: from --decay-at on (either schedule), also keep the running mean of the "
                         "epochs' final weights (SWA) and score it on validation after each of those epochs, "
                         "like the epochs themselves")
-    t.add_argument("--patience", type=int, default=100)
+    t.add_argument("--patience", type=_at_least(1), default=100)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--minutes", type=float, default=None, help="stop (and checkpoint) after this much training")
+    t.add_argument("--minutes", type=_at_least(0.0, float), default=None, help="stop (and checkpoint) after this much training")
     t.add_argument("--out", default="runs/x3", help="run folder: checkpoint.npz, model.npz, log.csv")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
@@ -223,21 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--method", default="pretrained", help="bicubic | pretrained | PATH.npz")
     e.add_argument("--data", help=data_help)
     e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
-    e.add_argument("--scale", type=int, default=3)
+    e.add_argument("--scale", type=_at_least(1), default=3)
     e.add_argument("--json", help="also write the scores to this JSON file")
     e.set_defaults(func=cmd_evaluate)
 
     u = sub.add_parser("upscale", help="super-resolve an image or a video (Y by ESPCN, Cb/Cr bicubic)")
     u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
-    u.add_argument("output")
-    u.add_argument("--scale", type=int, default=3)
+    u.add_argument("output", help="the result (an existing file is replaced, once the new one is complete)")
+    u.add_argument("--scale", type=_at_least(1), default=3)
     u.add_argument("--model", default="pretrained", help="pretrained | bicubic | PATH.npz")
     u.add_argument("--quiet", action="store_true", help="no progress bar (video)")
     u.set_defaults(func=cmd_upscale)
 
     i = sub.add_parser("info", help="model summary: layers, parameters, multiply-adds")
     i.add_argument("--model", help="a model .npz (default: the paper's architecture)")
-    i.add_argument("--scale", type=int, default=None, help="the paper's network at this scale (default 3)")
+    i.add_argument("--scale", type=_at_least(1), default=None, help="the paper's network at this scale (default 3)")
     i.set_defaults(func=cmd_info)
 
     d = sub.add_parser("data", help="dataset tools")
@@ -253,26 +289,35 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="docs/figures")
     g.add_argument("--data", help=data_help)
     g.add_argument("--quick", action="store_true", help="small sizes and a few seconds of training")
-    g.add_argument("--train-seconds", type=float, default=120.0, help="training time of the curves figure")
+    g.add_argument("--train-seconds", type=_at_least(0.0, float), default=120.0, help="training time of the curves figure")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_figures)
 
     m = sub.add_parser("demo", help="train briefly, compare with bicubic and the pretrained model")
     m.add_argument("--data", help=data_help)
     m.add_argument("--out", default="out/demo")
-    m.add_argument("--minutes", type=float, default=2.0)
-    m.add_argument("--scale", type=int, default=3)
+    m.add_argument("--minutes", type=_positive_float, default=2.0)
+    m.add_argument("--scale", type=_at_least(1), default=3)
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"espcn-ref: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except (CLIError, FileNotFoundError, NotADirectoryError, ValueError, TypeError, ModelFormatError, OSError) as e:
         print(f"espcn-ref: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError as e:  # e.g. a huge --scale: NumPy names the array it could not allocate
+        print(f"espcn-ref: error: not enough memory ({e})", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("espcn-ref: interrupted", file=sys.stderr)

@@ -31,8 +31,10 @@ def demo_data(data_arg):
 
 def run_demo(data_arg=None, out_dir="out/demo", minutes: float = 2.0, scale: int = 3, progress: bool = True):
     out = Path(out_dir)
+    train_imgs, test_imgs, what = demo_data(data_arg)  # bad --data fails before any folder is made
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the demo's output folder {out} is a file; choose a folder (--out)")
     out.mkdir(parents=True, exist_ok=True)
-    train_imgs, test_imgs, what = demo_data(data_arg)
     print(f"data: {what}")
     cfg = TrainConfig(scale=scale, epochs=100_000, stride=13, patience=100_000)
     state = train(cfg, train_imgs, out / "run", progress=progress, max_seconds=60 * minutes, overwrite=True)

@@ -99,7 +99,10 @@ def evaluate_images(method, images: dict, r: int, progress=None, degradation: st
     r = check_int(r, "r", 1)
     per = {}
     for name, img in images.items():
-        per[name] = evaluate_image(method, img, r, degradation)
+        try:
+            per[name] = evaluate_image(method, img, r, degradation)
+        except ValueError as e:  # say which of a set's images it was
+            raise ValueError(f"image {name!r}: {e}") from None
         if progress is not None:
             progress(name, per[name])
     if not per:

@@ -28,6 +28,7 @@ an image: Y through the network, Cb and Cr bicubic.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,8 @@ from .evaluate import upscale_image
 from .model import ESPCN
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
+# WebM holds only VP8/VP9/AV1 video; every other container here takes H.264.
+VIDEO_CODECS = {".webm": "libvpx-vp9"}
 
 
 def receptive_halo(model: ESPCN) -> int:
@@ -69,6 +72,24 @@ def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
     return out
 
 
+def _check_written_video(tmp: Path, dst: Path, frames: int, size: tuple) -> None:
+    """Read back what ffmpeg wrote: a failed encode (it can exit quietly, e.g.
+    "Could not write header") must not be renamed into place."""
+    import imageio.v2 as iio
+
+    try:
+        reader = iio.get_reader(tmp, format="ffmpeg")
+        try:
+            got_size, got_frames = tuple(reader.get_meta_data()["size"]), reader.count_frames()
+        finally:
+            reader.close()
+    except Exception as e:
+        raise ValueError(f"ffmpeg could not write {dst} ({type(e).__name__}); {dst} is unchanged") from None
+    if got_size != tuple(size) or got_frames != frames:
+        raise ValueError(f"ffmpeg wrote {got_frames} frames of {got_size[0]}x{got_size[1]} instead of "
+                         f"{frames} of {size[0]}x{size[1]}; {dst} is unchanged")
+
+
 def is_video(path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
@@ -76,10 +97,12 @@ def is_video(path) -> bool:
 def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     """Super-resolve every frame of ``src`` into ``dst`` (same frame rate).
 
-    method: "bicubic" or an ESPCN of scale r. The output is H.264 (yuv420p,
-    or yuv444p when a side is odd, which 4:2:0 cannot encode), video only:
-    an audio track is not copied. It is written to a temporary file next to
-    ``dst`` and renamed when complete.
+    method: "bicubic" or an ESPCN of scale r. The output is H.264 (VP9 for
+    .webm), yuv420p, or yuv444p when a side is odd, which 4:2:0 cannot
+    encode. It is video only: an audio track is not copied (a UserWarning
+    says so). It is written to a temporary file next to ``dst``, read back
+    (size and frame count) and only then renamed, so a failed encode never
+    replaces ``dst``.
     Returns {"frames": n, "fps": fps, "size": (width, height)}.
     """
     import imageio.v2 as iio
@@ -88,11 +111,19 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise FileNotFoundError(f"video not found: {src}")
+    if not is_video(dst):
+        raise ValueError(f"unsupported video extension {dst.suffix!r} for {dst}; "
+                         f"use one of {', '.join(VIDEO_EXTENSIONS)}")
+    if dst.resolve() == src.resolve():
+        raise ValueError(f"the output {dst} is the input video; choose another output file")
     try:
         reader = iio.get_reader(src, format="ffmpeg")
         meta = reader.get_meta_data()
     except Exception as e:
         raise ValueError(f"{src}: cannot read as a video ({type(e).__name__})") from None
+    if meta.get("audio_codec"):
+        warnings.warn(f"{src}: its audio track ({meta['audio_codec']}) is not copied to {dst}",
+                      UserWarning, stacklevel=2)
     fps = float(meta.get("fps") or 25.0)
     w_in, h_in = meta["size"]
     size = (r * w_in, r * h_in)
@@ -106,8 +137,8 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     frames = 0
     try:
         with atomic_path(dst, suffix=dst.suffix) as tmp:
-            writer = iio.get_writer(tmp, format="ffmpeg", fps=fps, codec="libx264", pixelformat=pix,
-                                    macro_block_size=1, ffmpeg_log_level="error")
+            writer = iio.get_writer(tmp, format="ffmpeg", fps=fps, codec=VIDEO_CODECS.get(dst.suffix.lower(), "libx264"),
+                                    pixelformat=pix, macro_block_size=1, ffmpeg_log_level="error")
             try:
                 for frame in reader:
                     writer.append_data(upscale_image(method, np.asarray(frame)[..., :3], r))
@@ -118,6 +149,7 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
                 writer.close()
             if frames == 0:
                 raise ValueError(f"{src}: the video has no frames")
+            _check_written_video(tmp, dst, frames, size)
     finally:
         reader.close()
         if bar is not None:

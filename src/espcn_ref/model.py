@@ -318,13 +318,15 @@ class ModelFormatError(ValueError):
 def read_npz(path) -> dict:
     """Load every array of an ``.npz`` with ``allow_pickle=False``; clear errors."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a model file (.npz)")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except ValueError as e:  # object arrays need pickle: refused
-        raise ModelFormatError(f"{path}: refused to load pickled data ({e})") from None
+    except ValueError as e:  # a text file, or object arrays that need pickle (refused)
+        raise ModelFormatError(f"{path}: not an espcn-ref .npz file ({e})") from None
     except Exception as e:  # truncated or not a zip at all
         raise ModelFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
 
@@ -337,10 +339,14 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
     declares; ValueError if ``expect_scale`` is given and differs.
     """
     arrays = read_npz(path)
+    if "__run__" in arrays:
+        raise ModelFormatError(f"{path} is a training checkpoint, not a model: use model.npz from the same run folder")
     if "__meta__" not in arrays:
         raise ModelFormatError(f"{path}: no __meta__ entry; not an espcn-ref model")
     try:
         meta = json.loads(str(arrays.pop("__meta__")))
+        if not isinstance(meta, dict):
+            raise TypeError(f"expected a JSON object, got {type(meta).__name__}")
         version = meta.pop("format_version")
         config = ESPCNConfig(**meta)
     except Exception as e:

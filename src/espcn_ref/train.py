@@ -42,6 +42,7 @@ import json
 import math
 import signal
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -86,8 +87,13 @@ class TrainConfig:
     def __post_init__(self):
         if self.recipe not in ("paper", "fast"):
             raise ValueError(f"recipe must be 'paper' or 'fast', got {self.recipe!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 1:
-            raise ValueError("epochs, batch_size and patience must be >= 1")
+        for name in ("scale", "epochs", "batch_size", "patch", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.stride is not None and self.stride < 1:
+            raise ValueError(f"stride must be >= 1, got {self.stride}")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
         if not 0 <= self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.schedule not in ("step", "cosine"):
@@ -208,6 +214,31 @@ def update_average(avg: dict, params: dict, count: int) -> None:
             avg[k] += (p - avg[k]) / count
 
 
+RUN_FILES = ("checkpoint.npz", "model.npz", "log.csv")
+
+
+def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start where a fresh run would delete files it did not write.
+
+    A folder holding any of RUN_FILES is used only to resume (it must then
+    hold checkpoint.npz) or when ``overwrite`` is set. ``resume`` on a folder
+    with none of them starts a fresh run, with a warning.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the run folder {out} is a file; choose a folder (--out)")
+    present = [name for name in RUN_FILES if (out / name).exists()]
+    if overwrite or (resume and "checkpoint.npz" in present):
+        return
+    if present and resume:
+        raise ValueError(f"{out} holds {', '.join(present)} but no checkpoint.npz to resume from: "
+                         "replace them (--overwrite) or choose another output folder")
+    if present:
+        raise ValueError(f"{out} already holds a training run ({', '.join(present)}): resume it (--resume), "
+                         "replace it (--overwrite) or choose another output folder")
+    if resume:
+        warnings.warn(f"{out} holds no checkpoint.npz to resume: starting a fresh run", UserWarning, stacklevel=3)
+
+
 class _StopFlag:
     """Turns the first Ctrl-C into a request to stop after the current step."""
 
@@ -248,9 +279,9 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     """
     out = Path(out_dir)
     ckpt = out / "checkpoint.npz"
-    if ckpt.exists() and not (resume or overwrite):
-        raise ValueError(f"{out} already holds a training run: resume it (--resume), "
-                         "replace it (--overwrite) or choose another output folder")
+    _check_run_folder(out, resume, overwrite)
+    if max_seconds is not None and not (max_seconds >= 0 and math.isfinite(max_seconds)):
+        raise ValueError(f"max_seconds (--minutes) must be a finite number >= 0, got {max_seconds}")
     rng = np.random.default_rng(cfg.seed)
     model = ESPCN(config=ESPCNConfig(scale=cfg.scale, activation=cfg.activation), rng=rng, init=cfg.init)
     train_imgs, val_imgs = split_images(images, cfg.val_fraction, rng)

@@ -17,7 +17,9 @@ IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
 def load_image(path) -> np.ndarray:
     """Read an image file as uint8: (H, W) grayscale or (H, W, 3) RGB.
 
-    Decoded with imageio.v3 (first frame of a multi-frame file), then:
+    Decoded with imageio.v3: the first frame or page of a multi-frame file;
+    a JPEG's EXIF orientation applied (the image as viewers show it); CMYK
+    converted to RGB by Pillow. Then:
     (H, W, 1) -> (H, W); palette images arrive as RGB(A) from imageio; an alpha
     channel (gray+alpha or RGBA) is DISCARDED, colours are kept as stored (not
     composited on a background), with a UserWarning if any pixel is not fully
@@ -36,10 +38,24 @@ def load_image(path) -> np.ndarray:
     if not path.is_file():
         raise ValueError(f"cannot read image {path}: not a regular file")
     try:
-        img = np.asarray(iio.imread(path, index=0))
+        img = _decode_first_image(path)
     except Exception as err:  # imageio raises OSError, ValueError, SyntaxError, ... by backend
-        raise ValueError(f"cannot read image {path}: {type(err).__name__}: {err}") from err
+        reason = (str(err).splitlines() or [""])[0]  # "no backend" messages go on for lines
+        raise ValueError(f"cannot read image {path}: not a valid image file of a supported format "
+                         f"({type(err).__name__}: {reason})") from err
     return _normalise_image(img, str(path))
+
+
+def _decode_first_image(path: Path) -> np.ndarray:
+    """The first image in the file, oriented and in RGB(A)/gray, as imageio decodes it."""
+    with iio.imopen(path, "r") as handle:
+        plugin = type(handle).__name__
+        if plugin == "PillowPlugin":
+            cmyk = handle.metadata(index=0, exclude_applied=False).get("mode") == "CMYK"
+            return np.asarray(handle.read(index=0, rotate=True, **({"mode": "RGB"} if cmyk else {})))
+        if plugin == "TifffilePlugin":
+            return np.asarray(handle.read(index=0, page=0))  # index: the series; page: its first page
+        return np.asarray(handle.read(index=0))
 
 
 def _normalise_image(img: np.ndarray, source: str) -> np.ndarray:

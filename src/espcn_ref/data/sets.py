@@ -75,11 +75,13 @@ def find_data_dir(explicit=None) -> Path | None:
     ``../shared/data`` relative to the current working directory if it
     exists; else None, meaning: use :func:`sample_images`.
     """
-    for source, value in (("explicit", explicit), ("ESPCN_DATA", os.environ.get("ESPCN_DATA"))):
+    for source, value in (("--data", explicit), ("ESPCN_DATA", os.environ.get("ESPCN_DATA"))):
         if value is not None and str(value) != "":
             path = Path(value)
+            if path.exists() and not path.is_dir():
+                raise NotADirectoryError(f"data directory ({source}) {path} is a file, not a folder")
             if not path.is_dir():
-                raise FileNotFoundError(f"data directory from {source} not found: {path}")
+                raise FileNotFoundError(f"data directory ({source}) not found: {path}")
             return path
     default = Path.cwd().parent / "shared" / "data"
     return default.resolve() if default.is_dir() else None
