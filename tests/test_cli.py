@@ -335,3 +335,37 @@ def test_train_never_deletes_files_it_did_not_write(capsys, tmp_path):
 def test_demo_with_a_bad_data_folder_makes_no_output_folder(capsys, tmp_path):
     err = _one_line_error(capsys, "demo", "--data", tmp_path / "missing", "--out", tmp_path / "demo", "--quiet")
     assert "data directory (--data) not found" in err and not (tmp_path / "demo").exists()
+
+
+def test_subcommands_pass_their_flags_through(capsys, tmp_path, monkeypatch):
+    """figures, info --model, evaluate --method PATH and train --train-set samples."""
+    import espcn_ref.viz as viz
+
+    seen = {}
+    monkeypatch.setattr(viz, "write_figures", lambda out, data, **kw: seen.update(out=out, data=data, **kw) or [1, 2])
+    code, out, _ = run(capsys, "figures", "--out", tmp_path / "f", "--data", tmp_path, "--quick",
+                       "--train-seconds", "5", "--quiet")
+    assert code == 0 and "2 figures written" in out
+    assert seen == {"out": str(tmp_path / "f"), "data": str(tmp_path), "quick": True, "train_seconds": 5.0,
+                    "progress": False}
+    ESPCN(2).save(tmp_path / "m2.npz")
+    code, out, _ = run(capsys, "info", "--model", tmp_path / "m2.npz")
+    assert code == 0 and out.startswith("ESPCN x2: 3 layers") and "conv3.weight (4, 32, 3, 3)" in out
+    assert "is a x2 model, but x3 was asked for" in _one_line_error(capsys, "info", "--model", tmp_path / "m2.npz",
+                                                                    "--scale", "3")
+    (tmp_path / "S").mkdir()
+    save_image(tmp_path / "S" / "a.png", np.full((30, 30, 3), 90, np.uint8))
+    code, out, _ = run(capsys, "evaluate", "--method", tmp_path / "m2.npz", "--data", tmp_path, "--sets", "S",
+                       "--scale", "2")
+    assert code == 0 and out.startswith("x2 m2.npz  (PSNR / SSIM on Y")
+    code, out, _ = run(capsys, "train", "--train-set", "samples", "--scale", "2", "--minutes", "0",
+                       "--out", tmp_path / "run", "--quiet")
+    assert code == 0 and "training x2 on the scikit-image sample photos (7 images)" in out
+    assert "paused before the first epoch ended; no model written yet" in out
+
+
+def test_training_on_a_set_needs_a_dataset_root(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ../shared/data from here
+    monkeypatch.delenv("ESPCN_DATA", raising=False)
+    err = _one_line_error(capsys, "train", "--out", tmp_path / "run", "--quiet")
+    assert "no dataset root for --train-set T91: pass --data DIR" in err and not (tmp_path / "run").exists()

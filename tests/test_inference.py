@@ -140,3 +140,25 @@ def test_upscale_image_colour_path():
     assert np.max(np.abs(ours[..., 0] - 127.5)) < 1.0  # Y: the network's (up to uint8 RGB rounding)
     assert np.max(np.abs(ours[..., 1:] - base[..., 1:])) < 1.5  # Cb, Cr: bicubic's
     np.testing.assert_allclose(upscale_image(model, pale[..., 0], 3), 128, atol=1)  # grayscale: Y only
+
+
+def test_large_images_take_the_tiled_path_with_the_same_result(monkeypatch):
+    """upscale_y tiles above TILE_ABOVE LR pixels (512x512 tiles); lowering the
+    threshold and the tile sends a small image down that path: same result."""
+    import espcn_ref.evaluate as evaluate
+    import espcn_ref.inference as inference
+
+    model = ESPCN(3, rng=np.random.default_rng(4))
+    lr = np.random.default_rng(5).random((40, 50))
+    whole = evaluate.upscale_y(model, lr, 3)
+    tiles = []
+    real = inference.forward_tiled
+    monkeypatch.setattr(evaluate, "TILE_ABOVE", 40 * 50 - 1)
+    monkeypatch.setattr(inference, "forward_tiled",
+                        lambda m, x, tile: tiles.append(tile) or real(m, x, tile=16))
+    tiled = evaluate.upscale_y(model, lr, 3)
+    assert tiles == [512] and tiled.shape == whole.shape == (120, 150)
+    if rows_independent_of_position():
+        np.testing.assert_array_equal(tiled, whole)
+    else:
+        assert np.max(np.abs(tiled - whole)) <= 1e-6

@@ -257,3 +257,25 @@ def test_sharded_gradients_equal_the_whole_batch():
     y, cache = m.forward_train(x[:4])
     whole = m.backward(mse_loss_backward(y, t[:4]), cache)
     assert all(np.array_equal(small[k], whole[k]) for k in whole)
+
+
+def test_default_init_is_pytorchs_uniform():
+    """PyTorch's Conv2d default: weights and biases uniform in +-1/sqrt(fan_in),
+    fan_in = C_in k^2 (5x5x1 = 25, 3x3x64 = 576, 3x3x32 = 288)."""
+    model = ESPCN(3, rng=np.random.default_rng(0))
+    for l, fan_in in ((1, 25), (2, 576), (3, 288)):
+        bound = 1 / np.sqrt(fan_in)
+        w = model.params[f"conv{l}.weight"]
+        assert np.all(np.abs(w) <= bound) and np.all(np.abs(model.params[f"conv{l}.bias"]) <= bound)
+        assert np.max(np.abs(w)) > 0.95 * bound  # uses the whole range, not a narrower one
+        assert abs(np.std(w) - bound / np.sqrt(3)) < 0.1 * bound / np.sqrt(3)  # the uniform's std
+
+
+def test_a_checkpoint_is_not_a_model(tmp_path):
+    from espcn_ref.train import TrainConfig, train
+
+    img = {"a": np.full((60, 60), 90, np.uint8)}
+    train(TrainConfig(scale=2, epochs=1), img, tmp_path, progress=False)
+    with pytest.raises(ModelFormatError, match="is a training checkpoint, not a model: use model.npz"):
+        load_model(tmp_path / "checkpoint.npz")
+    assert load_model(tmp_path / "model.npz").scale == 2

@@ -342,3 +342,49 @@ def test_tampered_checkpoint_is_rejected(tmp_path, small_images):
     np.savez(tmp_path / "checkpoint.npz", **arrays)
     with pytest.raises(ModelFormatError, match="not a valid espcn-ref checkpoint"):
         train(TrainConfig(scale=2, epochs=1), small_images, tmp_path, resume=True, progress=False)
+
+
+def test_patience_stops_the_run(tmp_path, small_images, monkeypatch):
+    """Validation peaks at epoch 1, then falls: with patience 2 the run stops
+    after epoch 3 (two epochs without a better score), not at --epochs."""
+    scores = iter([20.0, 19.0, 18.0, 17.0, 16.0])
+    monkeypatch.setattr(train_module, "validation_psnr", lambda model, pairs, r: next(scores))
+    state = train(TrainConfig(scale=2, epochs=5, patience=2, batch_size=64), small_images, tmp_path, progress=False)
+    assert (state["status"], state["stop"], state["epoch"], state["best_epoch"]) == ("finished", "patience", 3, 0)
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 1 + 3
+
+
+@pytest.mark.parametrize("recipe", ["fast", "paper"])
+def test_the_last_layer_learns_ten_times_slower(recipe):
+    """Sec. 3.2. Adam's first step moves every weight by lr (m/sqrt(v) = +-1);
+    SGD's by lr times the gradient: either way 10x less in the last layer."""
+    from espcn_ref.model import ESPCN
+
+    cfg = TrainConfig(scale=3, recipe=recipe)
+    model = ESPCN(3, rng=np.random.default_rng(0))
+    before = {k: v.astype(np.float64) for k, v in model.params.items()}
+    opt = train_module.make_optimizer(model, cfg)
+    opt.step(model.params, {k: np.ones_like(v) for k, v in model.params.items()})
+    for k, v in model.params.items():
+        want = cfg.initial_lr * (0.1 if k.startswith("conv3") else 1.0)
+        np.testing.assert_allclose(before[k] - v, want, rtol=1e-3, err_msg=k)
+
+
+def test_gaussian_degradation_reaches_the_patches_and_the_validation(tmp_path, small_images):
+    """TrainConfig(degradation="gaussian") cuts its sub-images from the Gaussian
+    LR images, not the bicubic ones, and scores validation on them too."""
+    cfg = TrainConfig(scale=3, degradation="gaussian", val_fraction=0)
+    img = {"astronaut": small_images["astronaut"]}
+    lr_p, hr_p = build_patches(img, cfg, np.random.default_rng(0))
+    lr, hr = make_lr_hr_pair(rgb_to_y_uint8(img["astronaut"]), 3, "gaussian")
+    want_lr, want_hr = extract_patches(lr, hr, 3, 17, None, np.random.default_rng(0), False)
+    np.testing.assert_array_equal(lr_p, want_lr)
+    np.testing.assert_array_equal(hr_p, want_hr)
+    bicubic_lr, _ = build_patches(img, TrainConfig(scale=3, val_fraction=0), np.random.default_rng(0))
+    assert not np.array_equal(lr_p, bicubic_lr)
+    state = train(TrainConfig(scale=3, epochs=1, degradation="gaussian", val_fraction=0.5, seed=2),
+                  small_images, tmp_path, progress=False)
+    val = {name: small_images[name] for name in state["val"]}
+    model = load_model(tmp_path / "model.npz")
+    assert state["best_psnr"] == evaluate_images(model, val, 3, degradation="gaussian")["psnr"]
+    assert state["best_psnr"] != evaluate_images(model, val, 3)["psnr"]
