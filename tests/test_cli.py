@@ -348,6 +348,9 @@ def test_subcommands_pass_their_flags_through(capsys, tmp_path, monkeypatch):
     assert code == 0 and "2 figures written" in out
     assert seen == {"out": str(tmp_path / "f"), "data": str(tmp_path), "quick": True, "train_seconds": 5.0,
                     "progress": False}
+    monkeypatch.undo()  # the real write_figures refuses a file as its folder, before it trains
+    (tmp_path / "file").write_text("x")
+    assert "output folder" in _one_line_error(capsys, "figures", "--out", tmp_path / "file", "--quick", "--quiet")
     ESPCN(2).save(tmp_path / "m2.npz")
     code, out, _ = run(capsys, "info", "--model", tmp_path / "m2.npz")
     assert code == 0 and out.startswith("ESPCN x2: 3 layers") and "conv3.weight (4, 32, 3, 3)" in out

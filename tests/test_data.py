@@ -491,6 +491,7 @@ def test_rgba_and_gray_alpha_drop_alpha(tmp_path, rng):
     np.testing.assert_array_equal(load_image(tmp_path / "la.png"), rgba[..., 0])
 
 
+@pytest.mark.filterwarnings("ignore:The legacy `DICOM` plugin:DeprecationWarning")  # imageio tries every plugin
 def test_cmyk_exif_rotation_multipage_and_non_images(tmp_path, rng):
     """CMYK JPEGs become RGB (not RGBA with K dropped as alpha); EXIF orientation
     is applied; a multi-page TIFF gives its first page; a text file named .png

@@ -79,8 +79,10 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
     from ..train import TrainConfig, train
 
     out = Path(out_dir)
+    train_imgs, test, scored = _figure_data(data_dir, quick)  # bad data fails before any folder is made
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"the figures' output folder {out} is a file; choose a folder (--out)")
     out.mkdir(parents=True, exist_ok=True)
-    train_imgs, test, scored = _figure_data(data_dir, quick)
     r = 3
     rng = np.random.default_rng(0)
     w4 = rng.standard_normal((1, 1, 4, 4))  # the tutorial's k_s = 4, s = 2, p = 1 example
