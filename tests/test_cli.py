@@ -255,11 +255,13 @@ def test_demo_offline_on_the_bundled_photos(capsys, tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv, words", [
     (["train", "--patch", "0"], "argument --patch: must be >= 1, got 0"),
     (["train", "--epochs", "x"], "argument --epochs: expected an integer, got 'x'"),
-    (["train", "--lr", "nan"], "argument --lr: must be a finite number >= 0.0, got nan"),
-    (["train", "--lr", "0"], "argument --lr: must be > 0, got 0"),
-    (["train", "--minutes", "-1"], "argument --minutes: must be a finite number >= 0.0, got -1"),
+    (["train", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
+    (["train", "--lr", "0"], "argument --lr: must be a finite number > 0, got 0"),
+    (["train", "--minutes", "-1"], "argument --minutes: must be a finite number >= 0, got -1"),
     (["evaluate", "--scale", "0"], "argument --scale: must be >= 1, got 0"),
-    (["demo", "--minutes", "inf"], "argument --minutes: must be a finite number >= 0.0, got inf"),
+    (["info", "--scale", "-" + "1" * 400], "argument --scale: must be >= 1"),
+    (["demo", "--minutes", "inf"], "argument --minutes: must be a finite number > 0, got inf"),
+    (["figures", "--train-seconds", "0"], "argument --train-seconds: must be a finite number > 0, got 0"),
 ])
 def test_bad_numbers_are_refused_by_the_parser(capsys, argv, words):
     with pytest.raises(SystemExit) as exc:

@@ -502,11 +502,22 @@ def test_cmyk_exif_rotation_multipage_and_non_images(tmp_path, rng):
     Image.fromarray(img).convert("CMYK").save(tmp_path / "cmyk.jpg", quality=95)
     want = np.asarray(Image.open(tmp_path / "cmyk.jpg").convert("RGB"))
     np.testing.assert_array_equal(load_image(tmp_path / "cmyk.jpg"), want)
-    im = Image.fromarray(img)
-    exif = im.getexif()
-    exif[0x0112] = 6  # orientation 6: shown rotated 90 degrees clockwise
-    im.save(tmp_path / "rot.png", exif=exif)
-    np.testing.assert_array_equal(load_image(tmp_path / "rot.png"), np.rot90(img, k=-1))
+    from PIL import ImageOps
+
+    for mode in ("RGB", "P", "L"):  # P: imageio expands the palette; the flips must not touch channels
+        for tag in range(1, 9):
+            im = Image.fromarray(img).convert(mode)
+            exif = im.getexif()
+            exif[0x0112] = tag
+            im.save(tmp_path / "rot.png", exif=exif)
+            want = ImageOps.exif_transpose(Image.open(tmp_path / "rot.png")).convert("RGB" if mode == "P" else mode)
+            np.testing.assert_array_equal(load_image(tmp_path / "rot.png"), np.asarray(want), err_msg=f"{mode} {tag}")
+    grey = np.asarray(Image.fromarray(img).convert("L"))  # tag 8 by hand: shown turned 90 degrees counter-clockwise
+    np.testing.assert_array_equal(load_image(tmp_path / "rot.png"), grey.T[::-1])
+    Image.fromarray(img).convert("P").save(tmp_path / "pal.tif")  # tifffile alone would return the indices
+    np.testing.assert_array_equal(load_image(tmp_path / "pal.tif"), np.asarray(Image.open(tmp_path / "pal.tif").convert("RGB")))
+    Image.fromarray(img).convert("CMYK").save(tmp_path / "cmyk.tif")
+    np.testing.assert_array_equal(load_image(tmp_path / "cmyk.tif"), np.asarray(Image.open(tmp_path / "cmyk.tif").convert("RGB")))
     Image.fromarray(img).save(tmp_path / "pages.tif", save_all=True, append_images=[Image.fromarray(img[::-1])])
     np.testing.assert_array_equal(load_image(tmp_path / "pages.tif"), img)
     (tmp_path / "text.png").write_text("hello")

@@ -58,27 +58,30 @@ def _factors(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _at_least(minimum, kind=int):
-    """An argparse type: a number of ``kind`` >= minimum (floats must also be finite)."""
+def _at_least(minimum: int):
+    """An argparse type: an integer >= minimum."""
     def parse(text):
         try:
-            value = kind(text)
+            value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                             f"got {text!r}") from None
-        if not (value >= minimum and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a finite number >= {minimum}, got {text}"
-                                             if kind is float else f"must be >= {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
     return parse
 
 
-def _positive_float(text):
-    """An argparse type: a finite number > 0."""
-    value = _at_least(0.0, float)(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+def _finite(positive: bool):
+    """An argparse type: a finite number > 0 (positive) or >= 0."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if positive else '>='} 0, got {text}")
+        return value
+    return parse
 
 
 def _data_dir(arg):
@@ -89,7 +92,9 @@ def _data_dir(arg):
 
 
 def cmd_train(a) -> int:
-    from .train import TrainConfig, train
+    from .train import TrainConfig, check_run_folder, train
+
+    check_run_folder(Path(a.out), a.resume, a.overwrite)  # before loading any data
 
     if a.train_set == "samples":
         images, what = sample_images(), "the scikit-image sample photos"
@@ -236,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fresh random flip or 90-degree rotation each time a sub-image enters a batch")
     t.add_argument("--rescale", type=_factors, default=(), metavar="F,F,...",
                    help="also train on each image shrunk by these factors in (0, 1), e.g. 0.9,0.8,0.7,0.6")
-    t.add_argument("--lr", type=_positive_float, default=None)
+    t.add_argument("--lr", type=_finite(positive=True), default=None)
     t.add_argument("--schedule", choices=["step", "cosine"], default="step",
                    help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine towards 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
@@ -248,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "like the epochs themselves")
     t.add_argument("--patience", type=_at_least(1), default=100)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--minutes", type=_at_least(0.0, float), default=None, help="stop (and checkpoint) after this much training")
+    t.add_argument("--minutes", type=_finite(positive=False), default=None, help="stop (and checkpoint) after this much training")
     t.add_argument("--out", default="runs/x3", help="run folder: checkpoint.npz, model.npz, log.csv")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
@@ -289,14 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="docs/figures")
     g.add_argument("--data", help=data_help)
     g.add_argument("--quick", action="store_true", help="small sizes and a few seconds of training")
-    g.add_argument("--train-seconds", type=_at_least(0.0, float), default=120.0, help="training time of the curves figure")
+    g.add_argument("--train-seconds", type=_finite(positive=True), default=120.0, help="training time of the curves figure")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_figures)
 
     m = sub.add_parser("demo", help="train briefly, compare with bicubic and the pretrained model")
     m.add_argument("--data", help=data_help)
     m.add_argument("--out", default="out/demo")
-    m.add_argument("--minutes", type=_positive_float, default=2.0)
+    m.add_argument("--minutes", type=_finite(positive=True), default=2.0)
     m.add_argument("--scale", type=_at_least(1), default=3)
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)

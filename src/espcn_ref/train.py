@@ -217,26 +217,25 @@ def update_average(avg: dict, params: dict, count: int) -> None:
 RUN_FILES = ("checkpoint.npz", "model.npz", "log.csv")
 
 
-def _check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
+def check_run_folder(out: Path, resume: bool, overwrite: bool) -> bool:
     """Refuse to start where a fresh run would delete files it did not write.
 
     A folder holding any of RUN_FILES is used only to resume (it must then
-    hold checkpoint.npz) or when ``overwrite`` is set. ``resume`` on a folder
-    with none of them starts a fresh run, with a warning.
+    hold checkpoint.npz) or when ``overwrite`` is set. Returns True when
+    ``resume`` finds none of them: the run starts fresh (train warns).
     """
     if out.exists() and not out.is_dir():
         raise ValueError(f"the run folder {out} is a file; choose a folder (--out)")
     present = [name for name in RUN_FILES if (out / name).exists()]
     if overwrite or (resume and "checkpoint.npz" in present):
-        return
+        return False
     if present and resume:
         raise ValueError(f"{out} holds {', '.join(present)} but no checkpoint.npz to resume from: "
                          "replace them (--overwrite) or choose another output folder")
     if present:
         raise ValueError(f"{out} already holds a training run ({', '.join(present)}): resume it (--resume), "
                          "replace it (--overwrite) or choose another output folder")
-    if resume:
-        warnings.warn(f"{out} holds no checkpoint.npz to resume: starting a fresh run", UserWarning, stacklevel=3)
+    return resume
 
 
 class _StopFlag:
@@ -279,7 +278,8 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     """
     out = Path(out_dir)
     ckpt = out / "checkpoint.npz"
-    _check_run_folder(out, resume, overwrite)
+    if check_run_folder(out, resume, overwrite):
+        warnings.warn(f"{out} holds no checkpoint.npz to resume: starting a fresh run", UserWarning, stacklevel=2)
     if max_seconds is not None and not (max_seconds >= 0 and math.isfinite(max_seconds)):
         raise ValueError(f"max_seconds (--minutes) must be a finite number >= 0, got {max_seconds}")
     rng = np.random.default_rng(cfg.seed)

@@ -18,8 +18,8 @@ def load_image(path) -> np.ndarray:
     """Read an image file as uint8: (H, W) grayscale or (H, W, 3) RGB.
 
     Decoded with imageio.v3: the first frame or page of a multi-frame file;
-    a JPEG's EXIF orientation applied (the image as viewers show it); CMYK
-    converted to RGB by Pillow. Then:
+    the EXIF orientation of a JPEG, PNG or WebP applied (the image as viewers
+    show it); CMYK converted to RGB and palettes expanded by Pillow. Then:
     (H, W, 1) -> (H, W); palette images arrive as RGB(A) from imageio; an alpha
     channel (gray+alpha or RGBA) is DISCARDED, colours are kept as stored (not
     composited on a background), with a UserWarning if any pixel is not fully
@@ -47,15 +47,55 @@ def load_image(path) -> np.ndarray:
 
 
 def _decode_first_image(path: Path) -> np.ndarray:
-    """The first image in the file, oriented and in RGB(A)/gray, as imageio decodes it."""
-    with iio.imopen(path, "r") as handle:
-        plugin = type(handle).__name__
-        if plugin == "PillowPlugin":
-            cmyk = handle.metadata(index=0, exclude_applied=False).get("mode") == "CMYK"
-            return np.asarray(handle.read(index=0, rotate=True, **({"mode": "RGB"} if cmyk else {})))
-        if plugin == "TifffilePlugin":
-            return np.asarray(handle.read(index=0, page=0))  # index: the series; page: its first page
-        return np.asarray(handle.read(index=0))
+    """The first image in the file, oriented as viewers show it, RGB(A) or gray.
+
+    Pillow reads the mode and the EXIF orientation, and decodes everything but
+    TIFF (CMYK converted to RGB, palettes expanded). A TIFF goes to imageio's
+    default plugin (tifffile when installed), which keeps 16-bit colour exact
+    where Pillow keeps only the high byte, unless it is CMYK or a palette image
+    (tifffile would return the ink or the indices): those go to Pillow. A
+    TIFF's orientation tag is left to its decoder (rare in practice).
+    """
+    img, orientation = None, 1
+    try:
+        with iio.imopen(path, "r", plugin="pillow") as handle:
+            meta = handle.metadata(index=0, exclude_applied=False)
+            mode, tiff = meta.get("mode"), path.suffix.lower() in (".tif", ".tiff")
+            if not tiff:
+                orientation = meta.get("Orientation", 1)
+            if mode in ("CMYK", "P") or not tiff:
+                img = np.asarray(handle.read(index=0, **({"mode": "RGB"} if mode == "CMYK" else {})))
+    except Exception:  # not a format Pillow reads: imageio's default plugin below
+        pass
+    if img is None:
+        with iio.imopen(path, "r") as handle:
+            if type(handle).__name__ == "TifffilePlugin":
+                img = np.asarray(handle.read(index=0, page=0))  # index: the series; page: its first page
+            else:
+                img = np.asarray(handle.read(index=0))
+    return apply_orientation(img, orientation)
+
+
+def apply_orientation(img: np.ndarray, orientation) -> np.ndarray:
+    """Undo an EXIF orientation tag (1-8): the image as viewers show it.
+
+    img: (H, W) or (H, W, C); only the two pixel axes move, never the
+    channels. Tag 1 (and any value outside 1-8) leaves img as it is.
+    """
+    flips = {
+        2: lambda a: a[:, ::-1],                      # mirrored left-right
+        3: lambda a: a[::-1, ::-1],                   # rotated 180
+        4: lambda a: a[::-1],                         # mirrored top-bottom
+        5: lambda a: a.swapaxes(0, 1),                # transposed
+        6: lambda a: np.rot90(a, -1),                 # shown turned 90 degrees clockwise
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],    # transversed
+        8: lambda a: np.rot90(a, 1),                  # shown turned 90 degrees counter-clockwise
+    }
+    try:
+        turn = flips.get(int(orientation))
+    except (TypeError, ValueError):
+        turn = None
+    return np.ascontiguousarray(turn(img)) if turn else img
 
 
 def _normalise_image(img: np.ndarray, source: str) -> np.ndarray:

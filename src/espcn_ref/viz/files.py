@@ -105,7 +105,7 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
                           stride=None if quick else 13, val_fraction=0.34 if quick else 0.1)
         state = train(cfg, train_imgs, run, progress=progress, max_seconds=None if quick else train_seconds)
         if not (Path(run) / "model.npz").is_file():
-            raise RuntimeError(f"train_seconds = {train_seconds} did not leave time for one epoch")
+            raise ValueError(f"train_seconds = {train_seconds} did not leave time for one epoch; give it more")
         val = {name: train_imgs[name] for name in state["val"]}
         base = evaluate_images("bicubic", val, r)["psnr"] if val else None
         paths.append(save_figure(plot_training_curves(Path(run) / "log.csv", base), out / "training_curves.png"))
