@@ -58,28 +58,18 @@ def _factors(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _at_least(minimum: int):
-    """An argparse type: an integer >= minimum."""
+def _number(kind, minimum, strict: bool = False):
+    """An argparse type: an int, or a finite float, >= minimum (> if strict)."""
     def parse(text):
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    return parse
-
-
-def _finite(positive: bool):
-    """An argparse type: a finite number > 0 (positive) or >= 0."""
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < 0 or (positive and value == 0):
-            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if positive else '>='} 0, got {text}")
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        finite = kind is int or math.isfinite(value)  # (math.isfinite overflows on huge ints)
+        if not finite or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {'a finite number ' if kind is float else ''}"
+                                             f"{'>' if strict else '>='} {minimum}, got {text}")
         return value
     return parse
 
@@ -225,14 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", help=data_help)
     t.add_argument("--train-set", default="T91",
                    help="folder under --data to train on (default T91), or 'samples' for the bundled photos")
-    t.add_argument("--scale", type=_at_least(1), default=3)
+    t.add_argument("--scale", type=_number(int, 1), default=3)
     t.add_argument("--recipe", choices=["fast", "paper"], default="fast")
     t.add_argument("--activation", choices=["tanh", "relu"], default="tanh")
     t.add_argument("--init", choices=["default", "icnr"], default="default")
-    t.add_argument("--epochs", type=_at_least(1), default=100)
-    t.add_argument("--batch-size", type=_at_least(1), default=16)
-    t.add_argument("--patch", type=_at_least(1), default=17, help="LR sub-image size (Sec. 3.2: 17; HR is 17 r)")
-    t.add_argument("--stride", type=_at_least(1), default=None, help="LR patch stride (default: --patch, each HR pixel once)")
+    t.add_argument("--epochs", type=_number(int, 1), default=100)
+    t.add_argument("--batch-size", type=_number(int, 1), default=16)
+    t.add_argument("--patch", type=_number(int, 1), default=17, help="LR sub-image size (Sec. 3.2: 17; HR is 17 r)")
+    t.add_argument("--stride", type=_number(int, 1), default=None, help="LR patch stride (default: --patch, each HR pixel once)")
     t.add_argument("--degradation", choices=["bicubic", "gaussian"], default="bicubic",
                    help="how LR images are made: MATLAB bicubic (the tables) or Gaussian blur + subsample")
     t.add_argument("--augment", action="store_true",
@@ -241,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a fresh random flip or 90-degree rotation each time a sub-image enters a batch")
     t.add_argument("--rescale", type=_factors, default=(), metavar="F,F,...",
                    help="also train on each image shrunk by these factors in (0, 1), e.g. 0.9,0.8,0.7,0.6")
-    t.add_argument("--lr", type=_finite(positive=True), default=None)
+    t.add_argument("--lr", type=_number(float, 0, strict=True), default=None)
     t.add_argument("--schedule", choices=["step", "cosine"], default="step",
                    help="fast recipe: step (lr / 10 at --decay-at) or cosine (half a cosine towards 0 over --epochs)")
     t.add_argument("--decay-at", type=float, default=0.8, metavar="FRACTION",
@@ -251,9 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast recipe: from --decay-at on (either schedule), also keep the running mean of the "
                         "epochs' final weights (SWA) and score it on validation after each of those epochs, "
                         "like the epochs themselves")
-    t.add_argument("--patience", type=_at_least(1), default=100)
+    t.add_argument("--patience", type=_number(int, 1), default=100)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--minutes", type=_finite(positive=False), default=None, help="stop (and checkpoint) after this much training")
+    t.add_argument("--minutes", type=_number(float, 0), default=None, help="stop (and checkpoint) after this much training")
     t.add_argument("--out", default="runs/x3", help="run folder: checkpoint.npz, model.npz, log.csv")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in OUT")
@@ -264,21 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--method", default="pretrained", help="bicubic | pretrained | PATH.npz")
     e.add_argument("--data", help=data_help)
     e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
-    e.add_argument("--scale", type=_at_least(1), default=3)
+    e.add_argument("--scale", type=_number(int, 1), default=3)
     e.add_argument("--json", help="also write the scores to this JSON file")
     e.set_defaults(func=cmd_evaluate)
 
     u = sub.add_parser("upscale", help="super-resolve an image or a video (Y by ESPCN, Cb/Cr bicubic)")
     u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
     u.add_argument("output", help="the result (an existing file is replaced, once the new one is complete)")
-    u.add_argument("--scale", type=_at_least(1), default=3)
+    u.add_argument("--scale", type=_number(int, 1), default=3)
     u.add_argument("--model", default="pretrained", help="pretrained | bicubic | PATH.npz")
     u.add_argument("--quiet", action="store_true", help="no progress bar (video)")
     u.set_defaults(func=cmd_upscale)
 
     i = sub.add_parser("info", help="model summary: layers, parameters, multiply-adds")
     i.add_argument("--model", help="a model .npz (default: the paper's architecture)")
-    i.add_argument("--scale", type=_at_least(1), default=None, help="the paper's network at this scale (default 3)")
+    i.add_argument("--scale", type=_number(int, 1), default=None, help="the paper's network at this scale (default 3)")
     i.set_defaults(func=cmd_info)
 
     d = sub.add_parser("data", help="dataset tools")
@@ -294,15 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="docs/figures")
     g.add_argument("--data", help=data_help)
     g.add_argument("--quick", action="store_true", help="small sizes and a few seconds of training")
-    g.add_argument("--train-seconds", type=_finite(positive=True), default=120.0, help="training time of the curves figure")
+    g.add_argument("--train-seconds", type=_number(float, 0, strict=True), default=120.0, help="training time of the curves figure")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_figures)
 
     m = sub.add_parser("demo", help="train briefly, compare with bicubic and the pretrained model")
     m.add_argument("--data", help=data_help)
     m.add_argument("--out", default="out/demo")
-    m.add_argument("--minutes", type=_finite(positive=True), default=2.0)
-    m.add_argument("--scale", type=_at_least(1), default=3)
+    m.add_argument("--minutes", type=_number(float, 0, strict=True), default=2.0)
+    m.add_argument("--scale", type=_number(int, 1), default=3)
     m.add_argument("--quiet", action="store_true")
     m.set_defaults(func=cmd_demo)
     return p
