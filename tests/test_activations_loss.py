@@ -116,3 +116,21 @@ def test_mse_nan_and_bad_input():
         mse_loss(np.zeros((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="dy and y must have the same shape"):
         tanh_backward(np.zeros(3), np.zeros(4))
+
+
+@pytest.mark.parametrize("act", [tanh, relu])
+def test_out_in_place_separate_or_refused(act):
+    """out may be x itself or separate memory; a shifted view of x would be read
+    after being overwritten, and a read-only out cannot be written: both refused."""
+    x = np.linspace(-3, 3, 2001, dtype=np.float32)
+    want = act(x.copy())
+    same = x.copy()
+    assert act(same, out=same) is same
+    np.testing.assert_array_equal(same, want)
+    with pytest.raises(ValueError, match="out overlaps x without being x itself"):
+        act(x[:-1], out=x[1:])
+    locked = np.empty_like(x)
+    locked.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        act(x, out=locked)
+    assert act(np.float32(0.5)).shape == () and act(np.array(-1.0)).shape == ()  # 0-d stays 0-d

@@ -275,7 +275,7 @@ def _one_line_error(capsys, *argv):
     return err
 
 
-def test_upscale_output_checks_come_first(capsys, tmp_path, photo):
+def test_upscale_output_checks_come_first(capsys, tmp_path, photo, monkeypatch):
     before = photo.read_bytes()
     err = _one_line_error(capsys, "upscale", photo, photo, "--model", "bicubic")
     assert "is the input file" in err and photo.read_bytes() == before
@@ -284,7 +284,15 @@ def test_upscale_output_checks_come_first(capsys, tmp_path, photo):
     (tmp_path / "d.png").mkdir()
     assert "it is a folder" in _one_line_error(capsys, "upscale", photo, tmp_path / "d.png", "--model", "bicubic")
     err = _one_line_error(capsys, "upscale", photo, tmp_path / "big.png", "--scale", "1000000", "--model", "bicubic")
-    assert "not enough memory" in err and not (tmp_path / "big.png").exists()
+    assert "needs a weight table of 1.8e+08 entries" in err and not (tmp_path / "big.png").exists()
+    import espcn_ref.cli as cli
+
+    def out_of_memory(*args):
+        raise MemoryError("Unable to allocate 3.41 PiB for an array with shape (30000000, 27000000, 3)")
+
+    monkeypatch.setattr(cli, "upscale_image", out_of_memory)
+    err = _one_line_error(capsys, "upscale", photo, tmp_path / "big.png", "--model", "bicubic")
+    assert "not enough memory (Unable to allocate 3.41 PiB" in err and not (tmp_path / "big.png").exists()
 
 
 def test_model_files_that_are_not_models(capsys, tmp_path, photo):

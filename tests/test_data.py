@@ -1,6 +1,7 @@
 """espcn_ref.data: colour, MATLAB imresize, degradation, patches, image IO, datasets."""
 
 import os
+import re
 import struct
 import zlib
 
@@ -648,3 +649,17 @@ def test_find_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ESPCN_DATA", str(tmp_path / "gone"))
     with pytest.raises(FileNotFoundError, match="ESPCN_DATA"):
         find_data_dir()
+
+
+def test_resize_tables_are_checked_and_bounded():
+    from espcn_ref.data.resize import MAX_TABLE, resize_weights
+
+    for args, err, words in [((0, 3, 2.0), ValueError, "in_len must be >= 1"),
+                             ((5, 3, -1.0), ValueError, "scale must be a finite number > 0"),
+                             ((5, 3, "2"), TypeError, "scale must be a real number")]:
+        with pytest.raises(err, match=words):
+            resize_weights(*args)
+    img = np.zeros((10, 12))
+    for scale in (1e-12, 1e-310):  # a 1x1 output, but a kernel 4 / scale pixels wide
+        with pytest.raises(ValueError, match=re.escape(f"at most {MAX_TABLE:.0e}")):
+            imresize(img, scale)

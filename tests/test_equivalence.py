@@ -193,3 +193,14 @@ def test_cost_model_worked_example():
 def test_bad_input_is_rejected(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+def test_transposed_padding_checks_its_arguments():
+    for args, err, words in [((2.5, 2, 0), TypeError, "m must be an integer"),
+                             ((2, -2, 0, 10), ValueError, "r must be >= 1"),
+                             ((2, 2, -1), ValueError, "lr_padding must be >= 0"),
+                             ((2, 2, 0, (1, 2, 1, 2)), TypeError, "hr_crop must be one int for all sides")]:
+        with pytest.raises(err, match=words):
+            transposed_padding(*args)
+    with pytest.raises(ValueError, match="negative padding"):
+        transposed_padding(2, 3, 2)

@@ -162,3 +162,25 @@ def test_large_images_take_the_tiled_path_with_the_same_result(monkeypatch):
         np.testing.assert_array_equal(tiled, whole)
     else:
         assert np.max(np.abs(tiled - whole)) <= 1e-6
+
+
+def test_tiled_checks_its_input_like_forward_and_keeps_its_dtype():
+    model = ESPCN(2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="channel"):
+        forward_tiled(model, np.zeros((1, 7, 4, 5), np.float32))
+    with pytest.raises(ValueError, match="non-empty"):
+        forward_tiled(model, np.zeros((1, 1, 0, 5), np.float32))
+    model.params = {k: v.astype(np.float64) for k, v in model.params.items()}
+    x = np.random.default_rng(1).random((1, 1, 9, 7))
+    tiled = forward_tiled(model, x, 4)
+    assert tiled.dtype == np.float64
+    np.testing.assert_allclose(tiled, model.forward(x), rtol=0, atol=1e-12)
+
+
+def test_upscale_y_refuses_pixels_that_are_not_y_in_0_1():
+    from espcn_ref.evaluate import upscale_y
+
+    with pytest.raises(TypeError, match="lr_y must be a float32 or float64 array, got dtype uint8"):
+        upscale_y("bicubic", np.zeros((5, 5), np.uint8), 2)
+    with pytest.raises(ValueError, match=r"lr_y must have 2 dimensions \(h, w\)"):
+        upscale_y("bicubic", np.zeros(5), 2)

@@ -205,3 +205,24 @@ def test_bicubic_set5_matches_published(r):
     assert len(scores) == 5
     assert round(mean_psnr, 2) == want_psnr, f"ours {mean_psnr:.4f} vs published {want_psnr}"
     assert round(mean_ssim, 4) == want_ssim, f"ours {mean_ssim:.5f} vs published {want_ssim}"
+
+
+def test_mixed_scales_and_bad_peaks_are_refused():
+    """A 0-255 image scored against a [0, 1] float one gives a plausible-looking
+    5 dB: refused. So are a peak that is not a number > 0 and empty images."""
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (20, 20), dtype=np.uint8)
+    for hr, sr, who in [(u8, u8 / 255.0, "hr holds 0-255 integers but sr floats"),
+                        (u8 / 255.0, u8, "sr holds 0-255 integers but hr floats")]:
+        for score in (psnr, ssim):
+            with pytest.raises(ValueError, match=who):
+                score(hr, sr)
+    assert psnr(u8, u8.astype(np.float64)) == np.inf  # the same scale: fine
+    for peak in (0, -1, np.inf, "255", True):
+        with pytest.raises(ValueError, match="peak must be a finite number > 0"):
+            psnr(u8, u8, peak=peak)
+    with pytest.raises(ValueError, match="are empty"):
+        psnr(np.zeros((5, 5, 0)), np.zeros((5, 5, 0)))
+    hr = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="sr_y must be float in \\[0, 1\\] \\(or uint8\\), but its maximum is"):
+        evaluate_pair(hr, rgb_to_y_uint8(hr).astype(np.float64), 2)

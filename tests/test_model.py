@@ -279,3 +279,16 @@ def test_a_checkpoint_is_not_a_model(tmp_path):
     with pytest.raises(ModelFormatError, match="is a training checkpoint, not a model: use model.npz"):
         load_model(tmp_path / "checkpoint.npz")
     assert load_model(tmp_path / "model.npz").scale == 2
+
+
+def test_target_and_dy_must_match_what_x_implies():
+    """16+ images are cut into shards by x's rows: a target with an extra image
+    would have been cut short silently. Every size is checked before any work."""
+    m = ESPCN(2)
+    x = np.zeros((16, 1, 6, 5), np.float32)
+    for n in (15, 17):
+        with pytest.raises(ValueError, match=rf"target must have shape \(16, 1, 12, 10\) .*got \({n}, 1, 12, 10\)"):
+            m.loss_and_grads(x, np.zeros((n, 1, 12, 10), np.float32))
+    _, cache = m.forward_train(x[:2])
+    with pytest.raises(ValueError, match=r"dy must have shape \(2, 1, 12, 10\) .*got \(2, 4, 5, 5\)"):
+        m.backward(np.zeros((2, 4, 5, 5)), cache)

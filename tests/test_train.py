@@ -388,3 +388,42 @@ def test_gaussian_degradation_reaches_the_patches_and_the_validation(tmp_path, s
     model = load_model(tmp_path / "model.npz")
     assert state["best_psnr"] == evaluate_images(model, val, 3, degradation="gaussian")["psnr"]
     assert state["best_psnr"] != evaluate_images(model, val, 3)["psnr"]
+
+
+@pytest.mark.parametrize("make", [lambda p: SGD(p, 0.1), lambda p: Adam(p, 0.1)])
+def test_optimisers_check_everything_before_they_update(make):
+    """A gradient NumPy would broadcast, a missing name or a bad state is refused
+    before any parameter or moment changes (no half-applied step)."""
+    p = {"a": np.ones((3, 4)), "b": np.ones(2)}
+    opt = make(p)
+    before = {k: v.copy() for k, v in opt.state().items()}
+    for grads, words in [({"a": np.ones(4), "b": np.ones(2)}, r"'a': the parameter \(3, 4\) and its gradient \(4,\)"),
+                         ({"a": np.ones(1), "b": np.ones(2)}, r"gradient \(1,\)"),
+                         ({"a": np.ones((3, 4))}, "must both have the names"),
+                         ({"a": np.ones((3, 4)), "b": np.ones(2), "c": np.ones(1)}, "must both have the names")]:
+        with pytest.raises(ValueError, match=words):
+            opt.step(p, grads)
+    bad = dict(opt.state())
+    bad[next(k for k in bad if k.endswith("/b"))] = np.ones(3)
+    with pytest.raises(ValueError, match=r"has shape \(3,\), expected \(2,\)"):
+        opt.load_state(bad)
+    assert np.array_equal(p["a"], np.ones((3, 4))) and np.array_equal(p["b"], np.ones(2))
+    for k, v in opt.state().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_optimiser_settings_are_checked():
+    p = {"conv3.weight": np.ones(2)}
+    with pytest.raises(ValueError, match=r"lr_mult names no parameter: \['conv3.weigth'\]"):
+        Adam(p, lr_mult={"conv3.weigth": 0.1})
+    for kwargs, words in [(dict(lr=float("nan")), r"lr must be in \(0, inf\)"), (dict(lr=0), "lr must be in"),
+                          (dict(eps=-1), "eps must be in"), (dict(betas=(0.9,)), "betas must be a pair"),
+                          (dict(betas=(0.9, 1.0)), r"betas\[1\] must be in \[0, 1\)")]:
+        with pytest.raises(ValueError, match=words):
+            Adam(p, **kwargs)
+    with pytest.raises(TypeError, match="lr must be a real number, got '0.1'"):
+        SGD(p, "0.1")
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+        SGD(p, 0.1, momentum=1.0)
+    with pytest.raises(TypeError, match="parameter 'w' must be a float array"):
+        SGD({"w": np.ones(2, dtype=int)}, 0.1)

@@ -33,7 +33,7 @@ def as_float_array(a, name: str, ndim: int | None = None, shape_doc: str = "") -
         raise ValueError(
             f"{name} must have {ndim} dimensions {shape_doc}, got shape {arr.shape}"
         )
-    return np.ascontiguousarray(arr)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)  # (ascontiguousarray makes 0-d 1-d)
 
 
 def common_dtype(*arrays: np.ndarray | None) -> np.dtype:

@@ -258,7 +258,17 @@ def subpixel_to_transposed(w_s, r: int, order: str = "crd") -> np.ndarray:
 
 def transposed_padding(m: int, r: int, lr_padding: int, hr_crop: int = 0) -> int:
     """The transposed conv's padding p equal to a sub-pixel conv with LR
-    padding and HR crop: ``p = r (m - 1 - lr_padding) + hr_crop``."""
+    padding and HR crop: ``p = r (m - 1 - lr_padding) + hr_crop``.
+
+    m, r >= 1, lr_padding >= 0 and hr_crop >= 0 are ints; hr_crop is one
+    crop for all four sides (a padded kernel's (top, bottom, left, right)
+    crop has no transposed convolution of the same output size).
+    """
+    if isinstance(hr_crop, (tuple, list)):
+        raise TypeError(f"hr_crop must be one int for all sides, got {hr_crop!r}: an uneven crop "
+                        "(from pad_kernel=True) has no transposed convolution of the same output size")
+    m, r = check_int(m, "m", 1), check_int(r, "r", 1)
+    lr_padding, hr_crop = check_int(lr_padding, "lr_padding", 0), check_int(hr_crop, "hr_crop", 0)
     p = r * (m - 1 - lr_padding) + hr_crop
     if p < 0:
         raise ValueError(

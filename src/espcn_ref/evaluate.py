@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import as_float_array, check_int
 from .data import (
     imresize,
     list_images,
@@ -49,6 +49,7 @@ def load_set(name: str, data_dir=None) -> dict:
 def upscale_y(method, lr_y, r: int) -> np.ndarray:
     """Upscale one Y image. lr_y: (h, w) float in [0, 1]. Returns (h r, w r)
     float, not clipped. method: "bicubic" or an ESPCN of scale r."""
+    lr_y = as_float_array(lr_y, "lr_y", ndim=2, shape_doc="(h, w), Y in [0, 1]")
     if isinstance(method, str):
         if method != "bicubic":
             raise ValueError(f"method must be 'bicubic' or an ESPCN model, got {method!r}")

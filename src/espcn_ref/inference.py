@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ._atomic import atomic_path
-from ._checks import as_float_array, check_int
+from ._checks import check_int
 from .evaluate import upscale_image
 from .model import ESPCN
 
@@ -54,11 +54,11 @@ def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
 
     x: (N, C, H, W) LR images. tile: LR tile side (>= 1). Returns (N, C, rH, rW).
     """
-    x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
+    x = model._check_input(x)  # what forward checks: channels, non-empty, the model's dtype
     tile = check_int(tile, "tile", 1)
     N, C, H, W = x.shape
     r, halo = model.scale, receptive_halo(model)
-    out = np.empty((N, C, r * H, r * W), dtype=np.float32)
+    out = np.empty((N, C, r * H, r * W), dtype=x.dtype)
     for y0 in range(0, H, tile):
         y1 = min(H, y0 + tile)
         for x0 in range(0, W, tile):

@@ -25,6 +25,7 @@ Formulas, on the shaved images x (ground truth) and y (estimate), float64::
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -79,6 +80,14 @@ def _shaved_pair(hr, sr, shave, min_size=1):
                              f"got {a.dtype} {a.shape}")
     if hr.shape != sr.shape:
         raise ValueError(f"hr and sr must have the same shape, got {hr.shape} vs {sr.shape}")
+    if hr.size == 0:
+        raise ValueError(f"hr and sr are empty, shape {hr.shape}")
+    ints = [a.dtype.kind in "biu" for a in (hr, sr)]
+    if ints[0] != ints[1]:  # one 0-255 integer image, one float: on the same scale?
+        f = sr if ints[0] else hr
+        if np.nanmax(f) <= 1.0 < np.max(hr if ints[0] else sr):
+            raise ValueError(f"{'hr' if ints[0] else 'sr'} holds 0-255 integers but {'sr' if ints[0] else 'hr'} "
+                             "floats in [0, 1]: put both on 0-255 (to_uint8) first")
     s = check_int(shave, "shave", 0)
     H, W = hr.shape[:2]
     if H - 2 * s < min_size or W - 2 * s < min_size:
@@ -94,6 +103,8 @@ def psnr(hr, sr, shave=0, peak=255.0) -> float:
     hr, sr: (H, W) (or (H, W, C)) with uint8 values (uint8 or float in [0, 255]).
     Identical images give inf (MSE = 0).
     """
+    if isinstance(peak, (bool, np.bool_)) or not isinstance(peak, numbers.Real) or not (0 < peak < np.inf):
+        raise ValueError(f"peak must be a finite number > 0, got {peak!r}")
     x, y = _shaved_pair(hr, sr, shave)
     mse = np.mean((x - y) ** 2)
     if mse == 0:
@@ -162,5 +173,8 @@ def evaluate_pair(hr_img, sr_y, r) -> Scores:
     if sr_y.dtype != np.uint8:
         if sr_y.dtype.kind != "f":
             raise TypeError(f"sr_y must be uint8 or float in [0, 1], got dtype {sr_y.dtype}")
+        if sr_y.size and np.nanmax(sr_y) > 2.0:  # a network overshoots 1 a little; 0-255 values are a mistake
+            raise ValueError(f"sr_y must be float in [0, 1] (or uint8), but its maximum is {np.nanmax(sr_y):g}: "
+                             "divide 0-255 values by 255 or pass uint8")
         sr_y = to_uint8(sr_y)
     return Scores(psnr(y_hr, sr_y, shave=r), ssim(y_hr, sr_y, shave=r))

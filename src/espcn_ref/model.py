@@ -190,6 +190,8 @@ class ESPCN:
 
     def backward(self, dy, cache: Cache) -> dict:
         """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
+        g = cache.grid
+        dy = self._check_hr(dy, "dy", (g.n, self.config.channels, self.scale * g.h, self.scale * g.w))
         dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
         return self._backward_grid(to_grid(np.asarray(dz, dtype=cache.cols.dtype), cache.grid), cache)
 
@@ -233,6 +235,7 @@ class ESPCN:
         threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
         x = self._check_input(x)
         n = len(x)
+        target = self._check_hr(target, "target", (n, x.shape[1], self.scale * x.shape[2], self.scale * x.shape[3]))
         shards = shard_count(n, self._grid(x.shape).image, threads)
         if shards == 1:
             return self._loss_and_grads_here(x, target)
@@ -259,6 +262,14 @@ class ESPCN:
     def _shard(self, x, target):
         set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core
         return self._loss_and_grads_here(x, target)
+
+    def _check_hr(self, a, name: str, shape: tuple) -> np.ndarray:
+        """An HR-sized array (a target or dL/dy) of exactly ``shape``, the one x implies."""
+        a = as_float_array(a, name, ndim=4, shape_doc="(N, C, rH, rW)")
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} (x's batch and channels, r = {self.scale} "
+                             f"times its size), got {a.shape}")
+        return a
 
     def _check_input(self, x):
         x = as_float_array(x, "x", ndim=4, shape_doc=f"(N, {self.config.channels}, H, W)")

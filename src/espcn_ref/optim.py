@@ -17,18 +17,71 @@ Adam (Kingma & Ba 2015), bias-corrected::
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
+
+
+def _real(value, name: str, low: float, high: float = math.inf, low_open: bool = False) -> float:
+    """value as a float in [low, high) (or (low, high) when low_open); else a clear error."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and (value > low if low_open else value >= low) and value < high):
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}), got {value}")
+    return value
+
+
+def _check_setup(params: dict, lr, lr_mult) -> tuple:
+    """(lr, lr_mult) checked against params: {name: float array}."""
+    for k, p in params.items():
+        if not (isinstance(p, np.ndarray) and p.dtype.kind == "f"):
+            raise TypeError(f"parameter {k!r} must be a float array, got {type(p).__name__} "
+                            f"{getattr(p, 'dtype', '')}")
+    mult = dict(lr_mult or {})
+    unknown = sorted(set(mult) - set(params))
+    if unknown:
+        raise ValueError(f"lr_mult names no parameter: {unknown}; parameters: {sorted(params)}")
+    return _real(lr, "lr", 0, low_open=True), {k: _real(v, f"lr_mult[{k!r}]", 0) for k, v in mult.items()}
+
+
+def _check_grads(params: dict, grads: dict, slots: dict) -> None:
+    """Before any update: the same names as the optimiser's, and each gradient
+    of its parameter's shape (NumPy would broadcast a smaller one silently)."""
+    if set(params) != set(slots) or set(grads) != set(slots):
+        raise ValueError(f"params and grads must both have the names {sorted(slots)}, "
+                         f"got {sorted(params)} and {sorted(grads)}")
+    for k, p in params.items():
+        g = np.asarray(grads[k])
+        if p.shape != slots[k].shape or g.shape != p.shape:
+            raise ValueError(f"{k!r}: the parameter {p.shape} and its gradient {g.shape} must have "
+                             f"the shape {slots[k].shape}")
+
+
+def _load_state(state: dict, groups: dict) -> float:
+    """Copy state[prefix + name] into every slot of groups ({prefix: {name: array}})
+    and return state's lr; every shape and the lr are checked before anything is written."""
+    lr = _real(np.asarray(state["lr"]).item(), "lr", 0, low_open=True)
+    for prefix, slots in groups.items():
+        for k, a in slots.items():
+            got = np.shape(state[f"{prefix}{k}"])
+            if got != a.shape:
+                raise ValueError(f"optimiser state {prefix}{k} has shape {got}, expected {a.shape}")
+    for prefix, slots in groups.items():
+        for k, a in slots.items():
+            a[...] = state[f"{prefix}{k}"]
+    return lr
 
 
 class SGD:
     def __init__(self, params: dict, lr: float, momentum: float = 0.9, lr_mult: dict | None = None):
-        if lr <= 0 or not 0 <= momentum < 1:
-            raise ValueError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr}, momentum={momentum}")
-        self.lr, self.momentum = float(lr), float(momentum)
-        self.lr_mult = dict(lr_mult or {})
+        self.lr, self.lr_mult = _check_setup(params, lr, lr_mult)
+        self.momentum = _real(momentum, "momentum", 0, 1)
         self.velocity = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, params: dict, grads: dict) -> None:
+        _check_grads(params, grads, self.velocity)
         for k, p in params.items():
             v = self.velocity[k]
             v *= self.momentum
@@ -39,23 +92,23 @@ class SGD:
         return {"lr": np.array(self.lr), **{f"velocity/{k}": v for k, v in self.velocity.items()}}
 
     def load_state(self, state: dict) -> None:
-        self.lr = float(state["lr"])
-        for k in self.velocity:
-            self.velocity[k][...] = state[f"velocity/{k}"]
+        self.lr = _load_state(state, {"velocity/": self.velocity})
 
 
 class Adam:
     def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  lr_mult: dict | None = None):
-        if lr <= 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"need lr > 0 and betas in [0, 1), got lr={lr}, betas={betas}")
-        self.lr, self.b1, self.b2, self.eps = float(lr), float(betas[0]), float(betas[1]), float(eps)
-        self.lr_mult = dict(lr_mult or {})
+        self.lr, self.lr_mult = _check_setup(params, lr, lr_mult)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}")
+        self.b1, self.b2 = _real(betas[0], "betas[0]", 0, 1), _real(betas[1], "betas[1]", 0, 1)
+        self.eps = _real(eps, "eps", 0, low_open=True)
         self.t = 0
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, params: dict, grads: dict) -> None:
+        _check_grads(params, grads, self.m)
         self.t += 1
         c1, c2 = 1 - self.b1**self.t, 1 - self.b2**self.t
         for k, p in params.items():
@@ -74,7 +127,5 @@ class Adam:
         return out
 
     def load_state(self, state: dict) -> None:
-        self.lr, self.t = float(state["lr"]), int(state["t"])
-        for k in self.m:
-            self.m[k][...] = state[f"m/{k}"]
-            self.v[k][...] = state[f"v/{k}"]
+        self.lr = _load_state(state, {"m/": self.m, "v/": self.v})
+        self.t = int(state["t"])

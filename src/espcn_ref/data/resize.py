@@ -29,6 +29,9 @@ def _cubic(d):
             + (-0.5 * absd3 + 2.5 * absd2 - 4 * absd + 2) * ((1 < absd) & (absd <= 2)))
 
 
+MAX_TABLE = 1e8  # weight-table entries resize_weights will build (800 MB of float64)
+
+
 def resize_weights(in_len: int, out_len: int, scale: float):
     """Per-axis weight and index tables of MATLAB's imresize 'bicubic'.
 
@@ -36,7 +39,19 @@ def resize_weights(in_len: int, out_len: int, scale: float):
     weights[x, p] * in[indices[x, p]], 0-based clamped indices, rows summing
     to 1. Columns that are zero for every output pixel are dropped (MATLAB
     does the same), so P <= ceil(4 / min(scale, 1)) + 2.
+    in_len, out_len >= 1; scale: a finite number > 0. The tables may hold at
+    most MAX_TABLE entries (out_len rows of 4 / min(scale, 1) + 2 taps: a tiny
+    scale stretches the antialiasing kernel, a huge one makes many rows).
     """
+    in_len, out_len = check_int(in_len, "in_len", 1), check_int(out_len, "out_len", 1)
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale must be a real number, got {scale!r}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale}")
+    taps = 4.0 / min(scale, 1.0) + 2
+    if taps * out_len > MAX_TABLE:
+        raise ValueError(f"resizing {in_len} to {out_len} pixels (scale {scale:g}) needs a weight table of "
+                         f"{taps * out_len:.3g} entries ({taps:.3g} taps per output pixel); at most {MAX_TABLE:.0e}")
     width = 4.0
     if scale < 1:  # antialiasing: stretch the kernel to low-pass before decimating
         def h(d):

@@ -82,8 +82,11 @@ def _unary(x, kernel, out=None):
     if out is None:
         out = np.empty_like(x)
     elif not (isinstance(out, np.ndarray) and out.shape == x.shape and out.dtype == x.dtype
-              and out.flags.c_contiguous):
-        raise ValueError(f"out must be a C-contiguous {x.dtype} array of shape {x.shape}")
+              and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous {x.dtype} array of shape {x.shape}")
+    elif np.shares_memory(out, x) and out.ctypes.data != x.ctypes.data:
+        # the parallel loop would read elements it has already overwritten
+        raise ValueError("out overlaps x without being x itself: pass x (in place) or a separate array")
     kernel(x.reshape(-1), out.reshape(-1))
     return out
 
