@@ -204,3 +204,26 @@ def test_transposed_padding_checks_its_arguments():
             transposed_padding(*args)
     with pytest.raises(ValueError, match="negative padding"):
         transposed_padding(2, 3, 2)
+
+
+def test_wrong_types_get_messages_that_name_the_argument():
+    """Wrong types across the API: one message naming the argument, not a
+    NumPy or Python internal (unhashable list, ufunc, reshape)."""
+    from espcn_ref import conv_transpose2d, pixel_shuffle
+    from espcn_ref.data import gaussian_kernel1d
+    from espcn_ref.equivalence import flip_kernel, zero_insert
+    from espcn_ref.evaluate import evaluate_images
+    from espcn_ref.model import ESPCN
+
+    cases = [
+        (lambda: pixel_shuffle(np.zeros((1, 4, 2, 2)), 2, ["crd"]), ValueError, "order must be one of"),
+        (lambda: gaussian_kernel1d(None), TypeError, "sigma must be a real number"),
+        (lambda: ESPCN(2, rng=42), TypeError, "rng must be a numpy.random.Generator"),
+        (lambda: zero_insert(np.zeros((1, 1, 3, 3)), 2, 0.5), TypeError, "border must be an integer"),
+        (lambda: flip_kernel(np.zeros((2, 2, 2))), ValueError, "w_t must have 4 dimensions"),
+        (lambda: evaluate_images("bicubic", [np.zeros((9, 9), np.uint8)], 2), TypeError, "images must be a dict"),
+        (lambda: conv_transpose2d(np.zeros((1, 0, 3, 3)), np.zeros((0, 1, 3, 3))), ValueError, "must be non-empty"),
+    ]
+    for call, err, words in cases:
+        with pytest.raises(err, match=words):
+            call()

@@ -106,6 +106,7 @@ def zero_insert(x, r: int, border: int = 0) -> np.ndarray:
     """
     x = as_float_array(x, "x", ndim=4, shape_doc="(N, C, H, W)")
     r = check_int(r, "r", 1)
+    border = check_int(border, "border", -(2**62))
     N, C, H, W = x.shape
     Hz, Wz = (H - 1) * r + 1, (W - 1) * r + 1
     pad, cut = max(border, 0), max(-border, 0)
@@ -119,7 +120,8 @@ def zero_insert(x, r: int, border: int = 0) -> np.ndarray:
 def flip_kernel(w_t) -> np.ndarray:
     """(C_in, C_out, k, k) -> (C_out, C_in, k, k), spatially flipped: the conv2d
     kernel that, run over the zero-inserted map, equals the transposed conv."""
-    return np.ascontiguousarray(np.asarray(w_t).transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    w_t = as_float_array(w_t, "w_t", ndim=4, shape_doc="(C_in, C_out, k, k)")
+    return np.ascontiguousarray(w_t.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
 
 def fractional_stride_conv2d(x, w_t, r: int, padding: int = 0) -> np.ndarray:

@@ -14,6 +14,7 @@ upscaled bicubically (Sec. 3.1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,8 @@ def evaluate_images(method, images: dict, r: int, progress=None, degradation: st
     or "gaussian", Sec. 2).
     """
     r = check_int(r, "r", 1)
+    if not isinstance(images, Mapping):
+        raise TypeError(f"images must be a dict {{name: uint8 image}}, got {type(images).__name__}")
     per = {}
     for name, img in images.items():
         try:

@@ -138,6 +138,9 @@ class ESPCN:
         if init not in ("default", "icnr"):
             raise ValueError(f"init must be 'default' or 'icnr', got {init!r}")
         rng = np.random.default_rng(0) if rng is None else rng
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {type(rng).__name__}")
         self.params = init_params(self.config, rng, icnr=(init == "icnr"))
 
     # -- parameters -------------------------------------------------------

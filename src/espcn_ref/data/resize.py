@@ -193,6 +193,8 @@ def bicubic_upscale(lr, r) -> np.ndarray:
 
 def gaussian_kernel1d(sigma: float) -> np.ndarray:
     """Normalised 1-D Gaussian, taps at -R..R with R = ceil(4 sigma); [1.] if sigma = 0."""
+    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
+        raise TypeError(f"sigma must be a real number, got {sigma!r}")
     if not (np.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
     R = int(np.ceil(4 * sigma))

@@ -42,6 +42,8 @@ def _check_tconv_args(x, w, stride, padding, output_padding):
     sh, sw = check_pair(stride, "stride", 1)
     ph, pw = check_pair(padding, "padding", 0)
     oph, opw = check_pair(output_padding, "output_padding", 0)
+    if min(x.shape) < 1 or min(w.shape) < 1:
+        raise ValueError(f"x and w must be non-empty, got shapes {x.shape} and {w.shape}")
     if oph >= sh or opw >= sw:
         raise ValueError(f"output_padding ({oph}, {opw}) must be smaller than stride ({sh}, {sw})")
     OH = (H - 1) * sh - 2 * ph + kh + oph

@@ -53,7 +53,7 @@ _ORDER_CODE = {name: code for code, name in enumerate(ORDERS)}
 
 
 def _check_order(order) -> int:
-    if order not in _ORDER_CODE:
+    if not isinstance(order, str) or order not in _ORDER_CODE:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     return _ORDER_CODE[order]
 
