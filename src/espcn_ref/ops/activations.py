@@ -84,7 +84,7 @@ def _unary(x, kernel, out=None):
     elif not (isinstance(out, np.ndarray) and out.shape == x.shape and out.dtype == x.dtype
               and out.flags.c_contiguous and out.flags.writeable):
         raise ValueError(f"out must be a writeable C-contiguous {x.dtype} array of shape {x.shape}")
-    elif np.shares_memory(out, x) and out.ctypes.data != x.ctypes.data:
+    elif np.may_share_memory(out, x) and out.ctypes.data != x.ctypes.data:  # both C-contiguous: bounds suffice
         # the parallel loop would read elements it has already overwritten
         raise ValueError("out overlaps x without being x itself: pass x (in place) or a separate array")
     kernel(x.reshape(-1), out.reshape(-1))
