@@ -212,12 +212,15 @@ def test_mixed_scales_and_bad_peaks_are_refused():
     5 dB: refused. So are a peak that is not a number > 0 and empty images."""
     rng = np.random.default_rng(0)
     u8 = rng.integers(0, 256, (20, 20), dtype=np.uint8)
-    for hr, sr, who in [(u8, u8 / 255.0, "hr holds 0-255 integers but sr floats"),
-                        (u8 / 255.0, u8, "sr holds 0-255 integers but hr floats")]:
+    for hr, sr, who in [(u8, u8 / 255.0, "hr holds 0-255 integers but sr looks like floats"),
+                        (u8 / 255.0, u8, "sr holds 0-255 integers but hr looks like floats")]:
         for score in (psnr, ssim):
             with pytest.raises(ValueError, match=who):
                 score(hr, sr)
     assert psnr(u8, u8.astype(np.float64)) == np.inf  # the same scale: fine
+    assert psnr(u8, np.zeros((20, 20))) < 20  # a black float baseline is 0 on either scale: fine
+    dark = np.full((20, 20), 3, np.uint8)
+    assert psnr(dark, np.full((20, 20), 0.8)) == pytest.approx(10 * np.log10(255**2 / 2.2**2))  # a dark 0-255 frame
     for peak in (0, -1, np.inf, "255", True):
         with pytest.raises(ValueError, match="peak must be a finite number > 0"):
             psnr(u8, u8, peak=peak)

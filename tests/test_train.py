@@ -403,10 +403,15 @@ def test_optimisers_check_everything_before_they_update(make):
                          ({"a": np.ones((3, 4)), "b": np.ones(2), "c": np.ones(1)}, "must both have the names")]:
         with pytest.raises(ValueError, match=words):
             opt.step(p, grads)
-    bad = dict(opt.state())
-    bad[next(k for k in bad if k.endswith("/b"))] = np.ones(3)
+    bad = {k: (v if k in ("lr", "t") else np.full_like(v, 7.0)) for k, v in opt.state().items()}
+    bad[next(k for k in bad if k.endswith("/b"))] = np.ones(3)  # the slots before it would be written first
     with pytest.raises(ValueError, match=r"has shape \(3,\), expected \(2,\)"):
         opt.load_state(bad)
+    if isinstance(opt, Adam):
+        no_t = {k: v for k, v in bad.items() if k != "t"}
+        no_t[next(k for k in no_t if k.endswith("/b"))] = np.full(2, 7.0)
+        with pytest.raises(KeyError):
+            opt.load_state(no_t)
     assert np.array_equal(p["a"], np.ones((3, 4))) and np.array_equal(p["b"], np.ones(2))
     for k, v in opt.state().items():
         np.testing.assert_array_equal(v, before[k])

@@ -83,11 +83,12 @@ def _shaved_pair(hr, sr, shave, min_size=1):
     if hr.size == 0:
         raise ValueError(f"hr and sr are empty, shape {hr.shape}")
     ints = [a.dtype.kind in "biu" for a in (hr, sr)]
-    if ints[0] != ints[1]:  # one 0-255 integer image, one float: on the same scale?
-        f = sr if ints[0] else hr
-        if np.nanmax(f) <= 1.0 < np.max(hr if ints[0] else sr):
+    if ints[0] != ints[1]:  # one 0-255 integer image, one float: does the float one read as [0, 1]?
+        f, i = (sr, hr) if ints[0] else (hr, sr)
+        mf, mi = float(np.nanmean(f)), float(np.mean(i))
+        if np.nanmax(f) <= 1.0 and abs(255 * mf - mi) < abs(mf - mi):
             raise ValueError(f"{'hr' if ints[0] else 'sr'} holds 0-255 integers but {'sr' if ints[0] else 'hr'} "
-                             "floats in [0, 1]: put both on 0-255 (to_uint8) first")
+                             "looks like floats in [0, 1]: put both on 0-255 (to_uint8) first")
     s = check_int(shave, "shave", 0)
     H, W = hr.shape[:2]
     if H - 2 * s < min_size or W - 2 * s < min_size:

@@ -127,5 +127,8 @@ class Adam:
         return out
 
     def load_state(self, state: dict) -> None:
-        self.lr = _load_state(state, {"m/": self.m, "v/": self.v})
-        self.t = int(state["t"])
+        t = np.asarray(state["t"])
+        if t.shape != () or t.dtype.kind not in "iu" or int(t) < 0:
+            raise ValueError(f"optimiser state t must be an integer >= 0, got {state['t']!r}")
+        self.lr = _load_state(state, {"m/": self.m, "v/": self.v})  # checks everything, then writes
+        self.t = int(t)

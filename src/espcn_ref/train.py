@@ -466,7 +466,10 @@ def _load(path, cfg, model, opt, fresh_state):
     current = opt.state()
     if set(opt_state) != set(current) or any(np.shape(opt_state[k]) != np.shape(current[k]) for k in current):
         raise ModelFormatError(f"{path}: the optimiser state does not match the {cfg.recipe} recipe")
-    opt.load_state(opt_state)
+    try:
+        opt.load_state(opt_state)
+    except (TypeError, ValueError) as e:  # e.g. a NaN learning rate
+        raise ModelFormatError(f"{path}: invalid optimiser state ({e})") from None
     rng = np.random.default_rng()
     rng.bit_generator.state = rng_state
     # reopen a finished run only for what was raised: more epochs, or more patience
