@@ -24,7 +24,7 @@ def check_output_path(path) -> Path:
     it is not itself a folder. Raises FileNotFoundError or IsADirectoryError
     naming the path the user gave (not a temporary name)."""
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent  # Path("a.png").parent is Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
     if path.is_dir():
@@ -41,7 +41,7 @@ def atomic_path(path, suffix: str = ".tmp"):
     its container).
     """
     path = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)

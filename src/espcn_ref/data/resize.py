@@ -29,6 +29,16 @@ def _cubic(d):
             + (-0.5 * absd3 + 2.5 * absd2 - 4 * absd + 2) * ((1 < absd) & (absd <= 2)))
 
 
+def _check_scale(scale) -> float:
+    """A resize scale as a float: a finite real number > 0."""
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"scale must be a real number, got {scale!r}")
+    scale = float(scale)
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale}")
+    return scale
+
+
 MAX_TABLE = 1e8  # weight-table entries resize_weights will build (800 MB of float64)
 
 
@@ -44,10 +54,7 @@ def resize_weights(in_len: int, out_len: int, scale: float):
     scale stretches the antialiasing kernel, a huge one makes many rows).
     """
     in_len, out_len = check_int(in_len, "in_len", 1), check_int(out_len, "out_len", 1)
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
-        raise TypeError(f"scale must be a real number, got {scale!r}")
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale}")
+    scale = _check_scale(scale)
     taps = 4.0 / min(scale, 1.0) + 2
     if taps * out_len > MAX_TABLE:
         raise ValueError(f"resizing {in_len} to {out_len} pixels (scale {scale:g}) needs a weight table of "
@@ -169,11 +176,7 @@ def _resize_plan(H, W, scale, output_shape):
     if (scale is None) == (output_shape is None):
         raise ValueError("give exactly one of scale and output_shape")
     if scale is not None:
-        if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
-            raise TypeError(f"scale must be a real number, got {scale!r}")
-        scale = float(scale)
-        if not (np.isfinite(scale) and scale > 0):
-            raise ValueError(f"scale must be a finite number > 0, got {scale}")
+        scale = _check_scale(scale)
         out_hw = (int(np.ceil(scale * H)), int(np.ceil(scale * W)))
         return (scale, scale), out_hw
     if not isinstance(output_shape, (tuple, list)) or len(output_shape) != 2:
