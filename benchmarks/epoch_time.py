@@ -55,7 +55,7 @@ def main() -> int:
 
     from threadpoolctl import threadpool_info
 
-    from espcn_ref.evaluate import load_set
+    from espcn_ref.data import load_set
     from espcn_ref.train import TrainConfig, build_patches, train
 
     images = load_set("T91", a.data)

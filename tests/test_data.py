@@ -12,7 +12,7 @@ from conftest import assert_close
 from hypothesis import given, settings, strategies as st
 
 from espcn_ref import data
-from espcn_ref.data.io import _normalise_image
+from espcn_ref.data.io import normalise_image
 from espcn_ref.data.patches import _dihedral, random_dihedral
 from espcn_ref.data import (
     bicubic_upscale,
@@ -539,7 +539,7 @@ def test_palette_and_bilevel_images(tmp_path, rng):
     Image.fromarray(img[..., 0] > 127).save(tmp_path / "b.png")
     np.testing.assert_array_equal(load_image(tmp_path / "b.png"), np.where(img[..., 0] > 127, 255, 0))
     # (H, W, 1) as some decoders return it
-    np.testing.assert_array_equal(_normalise_image(img[..., :1], "x"), img[..., 0])
+    np.testing.assert_array_equal(normalise_image(img[..., :1], "x"), img[..., 0])
 
 
 def test_16_bit_png(tmp_path):

@@ -186,26 +186,84 @@ def test_top_level_api_and_shipped_models():
         espcn_ref.pretrained(5)
 
 
-@pytest.mark.parametrize("activation, order, C, r", [("tanh", "crd", 1, 3), ("relu", "dcr", 2, 2), ("tanh", "dcr_t", 1, 4)])
-def test_forward_is_the_composition_of_the_equations(activation, order, C, r):
-    """The grid engine computes eq. (1)-(4) exactly as written with the loop
-    references: conv, phi, ..., conv, PS."""
+REFERENCE_CASES = [(a, order, C) for a in ("tanh", "relu") for order in ("crd", "dcr", "dcr_t") for C in (1, 2)]
+
+
+def _reference_case(activation, order, C, dtype, batch=3, r=2, seed=9):
+    rng = np.random.default_rng(seed)
+    m = ESPCN(config=ESPCNConfig(scale=r, channels=C, hidden=((5, 8), (3, 6)), activation=activation, order=order),
+              rng=rng)
+    m.params = {k: v.astype(dtype) for k, v in m.params.items()}
+    x = rng.random((batch, C, 7, 5)).astype(dtype)
+    t = rng.random((batch, C, 7 * r, 5 * r)).astype(dtype)
+    return m, x, t
+
+
+@pytest.mark.parametrize("activation, order, C", REFERENCE_CASES)
+def test_engine_equals_the_reference_network_float64(activation, order, C):
+    """forward and loss_and_grads (the grid engine) against eq. (1)-(5) as
+    written (forward_reference, loss_and_grads_reference): output, loss and
+    every gradient to 1e-12 in float64."""
+    m, x, t = _reference_case(activation, order, C, np.float64)
+    want = m.forward_reference(x)
+    assert want.shape == (3, C, 14, 10)
+    np.testing.assert_allclose(m.forward(x), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m.forward_train(x)[0], want, rtol=1e-12, atol=1e-12)
+    loss_ref, grads_ref = m.loss_and_grads_reference(x, t)
+    assert loss_ref == pytest.approx(float(np.mean((want - t) ** 2) * 1), rel=1e-12)  # eq. (5): mean over pixels
+    loss, grads = m.loss_and_grads(x, t)
+    assert loss == pytest.approx(loss_ref, rel=1e-12, abs=1e-12)
+    assert set(grads) == set(grads_ref) == set(m.names())
+    for k in m.names():
+        np.testing.assert_allclose(grads[k], grads_ref[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("activation, order, C", REFERENCE_CASES)
+def test_engine_equals_the_reference_network_float32(activation, order, C):
+    """The same in float32, at the engine tests' tolerance (1e-5); a batch of
+    16 also goes through the engine's shards."""
+    m, x, t = _reference_case(activation, order, C, np.float32, batch=16)
+    np.testing.assert_allclose(m.forward(x), m.forward_reference(x), rtol=1e-5, atol=1e-5)
+    loss_ref, grads_ref = m.loss_and_grads_reference(x, t)
+    loss, grads = m.loss_and_grads(x, t)
+    assert loss == pytest.approx(loss_ref, rel=1e-5)
+    for k in m.names():
+        assert grads[k].dtype == np.float32
+        np.testing.assert_allclose(grads[k], grads_ref[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_reference_gradients_by_central_differences_and_a_negative_control():
+    """loss_and_grads_reference is itself right: central differences in
+    float64; and a reference with the wrong shuffle order in the backward fails."""
+    m, x, t = _reference_case("tanh", "dcr", 2, np.float64, batch=1)
+    m.config = ESPCNConfig(scale=2, channels=2, hidden=((3, 3), (3, 2)), order="dcr")
+    m.params = ESPCN(config=m.config, rng=np.random.default_rng(5)).params
+    m.params = {k: v.astype(np.float64) for k, v in m.params.items()}
+    x, t = x[:, :, :4, :3], t[:, :, :8, :6]
+    _, grads = m.loss_and_grads_reference(x, t)
+    for name in m.names():
+        check_gradient(lambda: m.loss_and_grads_reference(x, t)[0], m.params[name], grads[name], tol=1e-6)
+    right = m.config
+    m.config = ESPCNConfig(scale=2, channels=2, hidden=((3, 3), (3, 2)), order="dcr_t")
+    wrong = m.loss_and_grads_reference(x, t)[1]["conv3.weight"]
+    m.config = right
+    with pytest.raises(AssertionError, match="gradient check failed"):
+        check_gradient(lambda: m.loss_and_grads_reference(x, t)[0], m.params["conv3.weight"], wrong)
+
+
+def test_reference_is_the_loop_definition():
+    """forward_reference equals the loop twins of conv2d and PS, composed by hand."""
     from espcn_ref.ops.conv import conv2d_reference
     from espcn_ref.ops.shuffle import pixel_shuffle_reference
 
-    rng = np.random.default_rng(9)
-    m = ESPCN(config=ESPCNConfig(scale=r, channels=C, activation=activation, order=order), rng=rng)
-    m.params = {k: v.astype(np.float64) for k, v in m.params.items()}
-    x = rng.random((2, C, 7, 5))
+    m, x, _ = _reference_case("relu", "dcr_t", 2, np.float64, batch=2, r=3)
     h = x
     for l in (1, 2, 3):
         w, b = m.params[f"conv{l}.weight"], m.params[f"conv{l}.bias"]
         h = conv2d_reference(h, w, b, 1, w.shape[2] // 2)
         if l < 3:
-            h = np.tanh(h) if activation == "tanh" else np.maximum(h, 0)
-    want = pixel_shuffle_reference(h, r, order)
-    np.testing.assert_allclose(m.forward(x), want, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(m.forward_train(x)[0], want, rtol=1e-12, atol=1e-12)
+            h = np.maximum(h, 0)
+    np.testing.assert_allclose(m.forward_reference(x), pixel_shuffle_reference(h, 3, "dcr_t"), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("n, image_rows, threads, want", [

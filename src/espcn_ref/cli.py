@@ -17,8 +17,8 @@ from pathlib import Path
 
 from . import __version__
 from ._atomic import check_output_path, write_bytes_atomic
-from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, sample_images, save_image
-from .evaluate import STANDARD_SETS, evaluate_images, load_set, upscale_image
+from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image
+from .evaluate import STANDARD_SETS, evaluate_images, upscale_image
 from .model import ESPCN, ModelFormatError, load_model, pretrained
 
 EXIT_ERROR = 2

@@ -10,28 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import find_data_dir, sample_images
-from .evaluate import evaluate_images, load_set
+from .data import train_test_images
+from .evaluate import evaluate_images
 from .model import load_model, pretrained, pretrained_path
 from .train import TrainConfig, train
 from .viz import plot_sr_crops, save_figure, sr_panels
 
-HELD_OUT = "motorcycle"
-
-
-def demo_data(data_arg):
-    """(train images, test images, description)."""
-    root = find_data_dir(data_arg)
-    if root is not None:
-        return load_set("T91", root), load_set("Set5", root), f"T91 -> Set5 from {root}"
-    photos = sample_images()
-    test = {HELD_OUT: photos.pop(HELD_OUT)}
-    return photos, test, f"scikit-image photos: train on {', '.join(sorted(photos))}; test on {HELD_OUT}"
-
-
 def run_demo(data_arg=None, out_dir="out/demo", minutes: float = 2.0, scale: int = 3, progress: bool = True):
     out = Path(out_dir)
-    train_imgs, test_imgs, what = demo_data(data_arg)  # bad --data fails before any folder is made
+    train_imgs, test_imgs, what = train_test_images(data_arg)  # bad --data fails before any folder is made
     if out.exists() and not out.is_dir():
         raise ValueError(f"the demo's output folder {out} is a file; choose a folder (--out)")
     out.mkdir(parents=True, exist_ok=True)

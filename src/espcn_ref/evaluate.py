@@ -15,19 +15,15 @@ upscaled bicubically (Sec. 3.1).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
 from ._checks import as_float_array, check_int
 from .data import (
     imresize,
-    list_images,
-    load_image,
     make_lr_hr_pair,
     rgb_to_y_uint8,
     rgb_to_ycbcr,
-    sample_images,
     ycbcr_to_rgb,
 )
 from .metrics import psnr, scaled_to_uint8, ssim, to_uint8
@@ -35,16 +31,6 @@ from .model import ESPCN
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
 TILE_ABOVE = 512 * 512  # LR pixels above which upscaling runs in 512 x 512 tiles (bounded memory)
-
-
-def load_set(name: str, data_dir=None) -> dict:
-    """{image name: uint8 image} of a set. ``name`` is a folder under
-    ``data_dir`` (e.g. "Set5"), or "samples" for the scikit-image photos."""
-    if name == "samples":
-        return sample_images()
-    if data_dir is None:
-        raise FileNotFoundError(f"set {name!r} needs a data directory (--data DIR or ESPCN_DATA)")
-    return {p.stem: load_image(p) for p in list_images(Path(data_dir) / name)}
 
 
 def upscale_y(method, lr_y, r: int) -> np.ndarray:

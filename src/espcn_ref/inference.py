@@ -54,7 +54,7 @@ def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
 
     x: (N, C, H, W) LR images. tile: LR tile side (>= 1). Returns (N, C, rH, rW).
     """
-    x = model._check_input(x)  # what forward checks: channels, non-empty, the model's dtype
+    x = model.check_input(x)  # what forward checks: channels, non-empty, the model's dtype
     tile = check_int(tile, "tile", 1)
     N, C, H, W = x.shape
     r, halo = model.scale, receptive_halo(model)

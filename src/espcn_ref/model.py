@@ -58,7 +58,10 @@ from .ops.conv_grid import (
     shuffle_mse_grid,
     to_grid,
 )
-from .ops.shuffle import ORDERS, channel_index, pixel_unshuffle
+from .ops.activations import relu_backward, tanh_backward
+from .ops.conv import conv2d, conv2d_backward
+from .ops.loss import mse_loss, mse_loss_backward
+from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_shuffle_backward, pixel_unshuffle
 
 FORMAT_VERSION = 1
 
@@ -148,11 +151,60 @@ class ESPCN:
     def scale(self) -> int:
         return self.config.scale
 
+    @property
+    def num_layers(self) -> int:
+        """L, the number of convolutions (3 in the paper)."""
+        return len(self.config.layer_shapes())
+
     def names(self) -> list[str]:
         return [f"conv{l}.{kind}" for l in range(1, len(self.config.layer_shapes()) + 1) for kind in ("weight", "bias")]
 
     def num_params(self) -> int:
         return sum(p.size for p in self.params.values())
+
+    # -- the network as the paper writes it, eq. (1)-(5) ----------------------
+    def forward_reference(self, x) -> np.ndarray:
+        """eq. (1)-(4) composed from the public operations: the definition.
+
+        x: (N, C, H, W) LR. Returns I^SR: (N, C, rH, rW). :meth:`forward`
+        computes the same numbers on the speed engine; tests pin it to this.
+        """
+        f = self.check_input(x)  # f^0 = I^LR: (N, C, H, W)
+        phi, L, r, order = ACTIVATIONS[self.config.activation][0], self.num_layers, self.scale, self.config.order
+        for l in range(1, L):
+            f = phi(self._conv(l, f))  # eq. (1)-(2): f^l = phi(W_l * f^{l-1} + b_l)    (N, n_l, H, W)
+        return pixel_shuffle(self._conv(L, f), r, order)  # eq. (3)-(4): PS(W_L * f^{L-1} + b_L)  (N, C, rH, rW)
+
+    def loss_and_grads_reference(self, x, target):
+        """eq. (5) and its gradients by the chain rule back through eq. (4)-(1).
+
+        x: (N, C, H, W) LR; target: (N, C, rH, rW) HR. Returns (loss, grads)
+        like :meth:`loss_and_grads`, op by op with the public operations.
+        """
+        f = [self.check_input(x)]  # f[l] = f^l; f[0] = I^LR
+        target = self._check_hr(target, "target", self._hr_shape(f[0].shape))
+        (phi, _), L, r, order = ACTIVATIONS[self.config.activation], self.num_layers, self.scale, self.config.order
+        z = [None]  # z[l] = W_l * f^{l-1} + b_l
+        for l in range(1, L + 1):
+            z.append(self._conv(l, f[l - 1]))  # eq. (1)-(3), before phi
+            if l < L:
+                f.append(phi(z[l]))  # eq. (1)-(2); the last layer has no phi, eq. (3)
+        y = pixel_shuffle(z[L], r, order)  # eq. (4): I^SR = PS(z_L)
+        loss = mse_loss(y, target)  # eq. (5)
+        dz = pixel_shuffle_backward(mse_loss_backward(y, target), r, order)  # dL/dz_L = PS^-1(dL/dI^SR)
+        grads = {}
+        for l in range(L, 0, -1):
+            w = self.params[f"conv{l}.weight"]  # dL/dW_l, dL/db_l and dL/df^{l-1} of z_l = W_l * f^{l-1} + b_l:
+            df, grads[f"conv{l}.weight"], grads[f"conv{l}.bias"] = conv2d_backward(
+                dz, f[l - 1], w, padding=w.shape[2] // 2, need_dx=l > 1)
+            if l > 1:  # back through f^{l-1} = phi(z_{l-1}): tanh' from its output, relu' from its input
+                dz = tanh_backward(df, f[l - 1]) if self.config.activation == "tanh" else relu_backward(df, z[l - 1])
+        return loss, grads
+
+    def _conv(self, l: int, f: np.ndarray) -> np.ndarray:
+        """W_l * f + b_l with 'same' zero padding f_l // 2 (our choice: the paper states no padding)."""
+        w = self.params[f"conv{l}.weight"]
+        return conv2d(f, w, self.params[f"conv{l}.bias"], padding=w.shape[2] // 2)
 
     # -- forward / backward -------------------------------------------------
     def forward(self, x) -> np.ndarray:
@@ -162,12 +214,12 @@ class ESPCN:
         Keeps nothing for a backward pass: memory is the layer activations
         on the grid plus layer 1's thin tap matrix.
         """
-        z, grid, _ = self._forward(self._check_input(x), keep=False)
+        z, grid, _ = self._forward(self.check_input(x), keep=False)
         return shuffle_from_grid(z, self.scale, self.config.order, grid)  # PS, eq. (4)
 
     def forward_train(self, x):
         """Forward that also returns the :class:`Cache` for :meth:`backward`: (y, cache)."""
-        z, grid, cache = self._forward(self._check_input(x), keep=True)
+        z, grid, cache = self._forward(self.check_input(x), keep=True)
         return shuffle_from_grid(z, self.scale, self.config.order, grid), cache
 
     def _forward(self, x, keep):
@@ -236,9 +288,9 @@ class ESPCN:
         timing (it does on the thread count, through the shard count).
         """
         threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
-        x = self._check_input(x)
+        x = self.check_input(x)
         n = len(x)
-        target = self._check_hr(target, "target", (n, x.shape[1], self.scale * x.shape[2], self.scale * x.shape[3]))
+        target = self._check_hr(target, "target", self._hr_shape(x.shape))
         shards = shard_count(n, self._grid(x.shape).image, threads)
         if shards == 1:
             return self._loss_and_grads_here(x, target)
@@ -266,6 +318,10 @@ class ESPCN:
         set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core
         return self._loss_and_grads_here(x, target)
 
+    def _hr_shape(self, shape) -> tuple:
+        """(N, C, rH, rW) for an LR batch of ``shape`` (N, C, H, W)."""
+        return (shape[0], shape[1], self.scale * shape[2], self.scale * shape[3])
+
     def _check_hr(self, a, name: str, shape: tuple) -> np.ndarray:
         """An HR-sized array (a target or dL/dy) of exactly ``shape``, the one x implies."""
         a = as_float_array(a, name, ndim=4, shape_doc="(N, C, rH, rW)")
@@ -274,7 +330,8 @@ class ESPCN:
                              f"times its size), got {a.shape}")
         return a
 
-    def _check_input(self, x):
+    def check_input(self, x) -> np.ndarray:
+        """x as the network takes it: (N, C, H, W), non-empty, in the parameters' dtype; or a one-line error."""
         x = as_float_array(x, "x", ndim=4, shape_doc=f"(N, {self.config.channels}, H, W)")
         if x.shape[1] != self.config.channels:
             raise ValueError(f"x must have {self.config.channels} channel(s), shape (N, C, H, W); got {x.shape}")

@@ -43,7 +43,7 @@ def load_image(path) -> np.ndarray:
         reason = (str(err).splitlines() or [""])[0]  # "no backend" messages go on for lines
         raise ValueError(f"cannot read image {path}: not a valid image file of a supported format "
                          f"({type(err).__name__}: {reason})") from err
-    return _normalise_image(img, str(path))
+    return normalise_image(img, str(path))
 
 
 def _decode_first_image(path: Path) -> np.ndarray:
@@ -98,7 +98,7 @@ def apply_orientation(img: np.ndarray, orientation) -> np.ndarray:
     return np.ascontiguousarray(turn(img)) if turn else img
 
 
-def _normalise_image(img: np.ndarray, source: str) -> np.ndarray:
+def normalise_image(img: np.ndarray, source: str) -> np.ndarray:
     """Decoded array of any supported layout/dtype -> uint8 (H, W) or (H, W, 3)."""
     if img.ndim == 3 and img.shape[2] in (2, 4):
         alpha = img[:, :, -1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import IMAGE_EXTENSIONS, _normalise_image
+from .io import IMAGE_EXTENSIONS, load_image, normalise_image
 
 
 _SAMPLES = {
@@ -45,7 +45,7 @@ def sample_images(names=None) -> dict[str, np.ndarray]:
     unknown = [n for n in names if n not in _SAMPLES]
     if unknown:
         raise ValueError(f"unknown sample image(s) {unknown}; available: {sorted(_SAMPLES)}")
-    return {n: _normalise_image(np.asarray(_SAMPLES[n](skimage.data)), f"skimage.data:{n}")
+    return {n: normalise_image(np.asarray(_SAMPLES[n](skimage.data)), f"skimage.data:{n}")
             for n in names}
 
 
@@ -83,5 +83,37 @@ def find_data_dir(explicit=None) -> Path | None:
             if not path.is_dir():
                 raise FileNotFoundError(f"data directory ({source}) not found: {path}")
             return path
-    default = Path.cwd().parent / "shared" / "data"
-    return default.resolve() if default.is_dir() else None
+    for default in (Path.cwd().parent / "shared" / "data", Path.cwd().parent.parent / "shared" / "data"):
+        if default.is_dir():  # ../shared/data, or ../../shared/data from a folder of the repository (notebooks/)
+            return default.resolve()
+    return None
+
+
+def load_set(name: str, data_dir=None) -> dict:
+    """{image name: uint8 image} of a set. ``name`` is a folder under
+    ``data_dir`` (e.g. "Set5"), or "samples" for the scikit-image photos."""
+    if name == "samples":
+        return sample_images()
+    if data_dir is None:
+        raise FileNotFoundError(f"set {name!r} needs a data directory (--data DIR or ESPCN_DATA)")
+    return {p.stem: load_image(p) for p in list_images(Path(data_dir) / name)}
+
+
+HELD_OUT = "motorcycle"  # the sample photo held out for testing when there is no dataset root
+
+
+def train_test_images(data_dir=None, train: str = "T91", test: str = "Set5"):
+    """The data of the demo, the figures and the notebooks: (train images, test images, description).
+
+    With a dataset root (:func:`find_data_dir`) that holds ``train`` and
+    ``test``, those sets; else the offline default: the scikit-image photos,
+    ``HELD_OUT`` kept apart for testing. A root given explicitly (``data_dir``
+    or ESPCN_DATA) must hold both sets.
+    """
+    root = find_data_dir(data_dir)
+    explicit = data_dir is not None or bool(os.environ.get("ESPCN_DATA"))
+    if root is not None and (explicit or ((root / train).is_dir() and (root / test).is_dir())):
+        return load_set(train, root), load_set(test, root), f"{train} -> {test} from {root}"
+    photos = sample_images()
+    held_out = {HELD_OUT: photos.pop(HELD_OUT)}
+    return photos, held_out, f"scikit-image photos: train on {', '.join(sorted(photos))}; test on {HELD_OUT}"

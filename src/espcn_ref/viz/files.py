@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .._atomic import atomic_path
-from ..data import find_data_dir, sample_images
-from ..evaluate import evaluate_images, load_set
+from ..data import HELD_OUT, train_test_images
+from ..evaluate import evaluate_images
 from .protocol import plot_protocol_variants, protocol_variants
 from .shuffle import plot_channel_permutation, plot_shuffle, plot_shuffle_matrix
 from .training import (
@@ -46,15 +46,11 @@ FIGURES = ("shuffle_crd.png", "shuffle_dcr.png", "shuffle_dcr_t.png", "shuffle_m
 
 def _figure_data(data_dir, quick: bool):
     """(training images, {test name: image}, images to score) for write_figures."""
-    root = find_data_dir(data_dir)
-    if root is not None and (Path(root) / "T91").is_dir() and (Path(root) / "Set5").is_dir():
-        train_imgs, scored = load_set("T91", root), load_set("Set5", root)
-        name = "butterfly_GT" if "butterfly_GT" in scored else sorted(scored)[0]
-        test = {name: scored[name]}
-    else:  # the offline default, as in `make demo`: hold out "motorcycle"
-        train_imgs = sample_images()
-        test = {"motorcycle": train_imgs.pop("motorcycle")}
-        scored = {**test, "camera": train_imgs["camera"]}
+    train_imgs, scored, _ = train_test_images(data_dir)
+    if HELD_OUT in scored:  # the offline default: score "camera" (a training photo) beside it
+        scored = {**scored, "camera": train_imgs["camera"]}
+    name = "butterfly_GT" if "butterfly_GT" in scored else sorted(scored)[0]
+    test = {name: scored[name]}
     if quick:  # a few small images: seconds, not minutes
         train_imgs = {k: v[:120, :120] for k, v in sorted(train_imgs.items())[:3]}
         test = {k: v[:150, :150] for k, v in test.items()}
