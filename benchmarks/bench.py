@@ -116,16 +116,17 @@ def w_inference(quick, r):
 
 
 def _layer_times(m, x, repeat):
-    """The forward of ESPCN._forward, one timed step at a time (see espcn_ref.ops.conv_grid)."""
-    from espcn_ref.ops import conv_grid as cg
+    """The engine's forward (espcn_ref.engine.network.forward_grid), one timed step at a time."""
+    from espcn_ref import engine as cg
+    from espcn_ref.engine.network import grid_weight, make_grid
 
     N, _, H, W = x.shape
-    grid = m._grid(x.shape)
+    grid = make_grid(m.params, x.shape)
     shapes = m.config.layer_shapes()
     layers = {"gather1 (im2col_grid)": {"seconds": _median_time(lambda: cg.im2col_grid(x, shapes[0][2], grid), repeat)}}
     h = cg.im2col_grid(x, shapes[0][2], grid)
     for l, shape in enumerate(shapes, start=1):
-        w, b = m._grid_weight(l), m.params[f"conv{l}.bias"]
+        w, b = grid_weight(m.params, l), m.params[f"conv{l}.bias"]
         t = _median_time(lambda: cg.conv_grid(h, w, grid, b), repeat)
         macs = N * H * W * shape[0] * shape[1] * shape[2] * shape[3]
         layers[f"conv{l} (+bias)"] = {"seconds": t, "gflops": 2 * macs / t / 1e9}
@@ -145,7 +146,7 @@ def w_tiled_4k(quick):
     """A 4K (2160x3840) output at x3, untiled and in 256-pixel LR tiles."""
     import numpy as np
 
-    from espcn_ref.inference import forward_tiled
+    from espcn_ref.upscale import forward_tiled
     from espcn_ref.model import ESPCN
 
     H, W = (180, 320) if quick else (720, 1280)
@@ -171,9 +172,9 @@ def w_video_x3(quick):
     import numpy as np
 
     from espcn_ref.data import imresize, sample_images
-    from espcn_ref.evaluate import upscale_image
-    from espcn_ref.inference import upscale_video
-    from espcn_ref.model import pretrained
+    from espcn_ref.upscale import upscale_image
+    from espcn_ref.video import upscale_video
+    from espcn_ref.registry import pretrained
 
     H, W, frames = (90, 160, 6) if quick else (360, 640, 30)
     photo = imresize(sample_images(["chelsea"])["chelsea"], output_shape=(H, W + frames * 4))
@@ -201,13 +202,13 @@ def _torch_inference(m, x, repeat):
     except ImportError:
         return None
     torch.set_num_threads(_threads())
-    net = _torch_net(torch, m)
+    net = torch_net(torch, m)
     xt = torch.from_numpy(x)
     with torch.no_grad():
         return _median_time(lambda: net(xt), repeat)
 
 
-def _torch_net(torch, m):
+def torch_net(torch, m):
     nn = torch.nn
     layers = []
     shapes = m.config.layer_shapes()
@@ -239,7 +240,7 @@ def w_train_step(quick, batch):
     except ImportError:
         return {"seconds": _median_time(step, 10 if quick else 30, warmup=3)}
     torch.set_num_threads(_threads())
-    net = _torch_net(torch, m)
+    net = torch_net(torch, m)
     topt = torch.optim.Adam(net.parameters())
     xt, tt = torch.from_numpy(x), torch.from_numpy(t)
 

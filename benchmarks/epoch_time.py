@@ -102,13 +102,13 @@ def _torch_epoch_runner(lr_p, hr_p, cfg):
         import torch
     except ImportError:
         return None
-    from bench import _torch_net  # this folder is on sys.path when run as a script
+    from bench import torch_net  # this folder is on sys.path when run as a script
     from numba import get_num_threads
 
     from espcn_ref.model import ESPCN
 
     torch.set_num_threads(get_num_threads())  # the thread count our side runs with (it honours taskset)
-    net = _torch_net(torch, ESPCN(cfg.scale, rng=np.random.default_rng(cfg.seed)))
+    net = torch_net(torch, ESPCN(cfg.scale, rng=np.random.default_rng(cfg.seed)))
     *early, last = [m for m in net if isinstance(m, torch.nn.Conv2d)]
     opt = torch.optim.Adam([{"params": [p for m in early for p in m.parameters()]},
                             {"params": last.parameters(), "lr": cfg.initial_lr * cfg.last_layer_lr_mult}],

@@ -131,7 +131,7 @@ def test_train_then_resume_via_cli(capsys, tmp_path):
 
 
 def test_train_says_when_it_kept_the_weight_average(capsys, tmp_path, monkeypatch):
-    import espcn_ref.train as train_module
+    import espcn_ref.train.loop as train_module
 
     scores = iter([20.0, 21.0, 22.0])  # epoch 1, epoch 2, then the mean from the drop (epoch 2) to epoch 2
     monkeypatch.setattr(train_module, "validation_psnr", lambda model, pairs, r: next(scores))
@@ -227,7 +227,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
 @pytest.mark.parametrize("scale, at_least", [(2, 36.3), (3, 32.85), (4, 30.0)])
 def test_shipped_models_beat_bicubic_on_set5(capsys, tmp_path, scale, at_least):
     """The README's Set5 figures for the shipped models, within rounding."""
-    from espcn_ref.model import pretrained_path
+    from espcn_ref.registry import pretrained_path
 
     if not pretrained_path(scale).is_file():
         pytest.skip(f"x{scale} weights not shipped")

@@ -138,11 +138,11 @@ def test_large_stride1_conv_takes_the_shifted_path(rng, direct):
     x = rng.standard_normal((2, 8, 80, 36)).astype(np.float32)[:, :, ::2]
     w = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
-    geom, OH, OW = mod._conv_geometry(x.shape, w.shape, 1, 2)
-    assert mod._takes_shifted_path(x.shape, w.shape, geom, OH, OW)
-    assert not mod._takes_shifted_path(x.shape, w.shape, (3, 3, 2, 1, 2, 2), OH, OW)  # stride 2
+    geom, OH, OW = mod.conv_geometry(x.shape, w.shape, 1, 2)
+    assert mod.takes_shifted_path(x.shape, w.shape, geom, OH, OW)
+    assert not mod.takes_shifted_path(x.shape, w.shape, (3, 3, 2, 1, 2, 2), OH, OW)  # stride 2
     small = (64, 64, 17, 17)  # a batch of training patches: GEMMs of 17 x 19 columns, im2col instead
-    assert not mod._takes_shifted_path(small, (32, 64, 3, 3), (3, 3, 1, 1, 1, 1), 17, 17)
+    assert not mod.takes_shifted_path(small, (32, 64, 3, 3), (3, 3, 1, 1, 1, 1), 17, 17)
     ref = conv2d_reference(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1, 2)
     with patch.object(mod, "DIRECT_MAX_COUT", 16 if direct else 0), \
          patch.object(mod, "direct_taps", wraps=mod.direct_taps) as spy:

@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 
 from espcn_ref import data
 from espcn_ref.data.io import normalise_image
-from espcn_ref.data.patches import _dihedral, random_dihedral
+from espcn_ref.data.patches import dihedral, random_dihedral
 from espcn_ref.data import (
     bicubic_upscale,
     extract_patches,
@@ -181,15 +181,15 @@ def test_imresize_matches_loop_spec(rng, s, shape):
 def test_resize_pass_matches_its_numpy_twin(h, w, c, axis, s, dtype):
     """The compiled pass == the NumPy pass, bit for bit, for both loop orders
     (short lines: a width pass of few channels; long lines: a height pass)."""
-    from espcn_ref.data.resize import _resize_axis, _resize_axis_reference, resize_weights
+    from espcn_ref.data.resize import resize_axis, resize_axis_reference, resize_weights
 
     g = np.random.default_rng(h * 1000 + w * 10 + c)
     img = (g.integers(0, 256, (h, w, c)) if dtype == np.uint8 else g.uniform(-1, 2, (h, w, c))).astype(dtype)
     n_in = img.shape[axis]
     weights, indices = resize_weights(n_in, max(1, int(np.ceil(s * n_in))), s)
-    out = _resize_axis(img, axis, weights, indices)
+    out = resize_axis(img, axis, weights, indices)
     assert out.dtype == np.float64
-    np.testing.assert_array_equal(out, _resize_axis_reference(img, axis, weights, indices))
+    np.testing.assert_array_equal(out, resize_axis_reference(img, axis, weights, indices))
 
 
 @pytest.mark.parametrize("axis, c", [(0, 2), (1, 2), (1, 24)])
@@ -197,12 +197,12 @@ def test_resize_pass_both_loop_orders_on_a_frame(rng, axis, c):
     """A 90 x 160 frame x3: the height pass has lines of 160 c values
     (_resize_lines), the width pass of c (_resize_columns below
     RESIZE_LINE_MIN, _resize_lines from it)."""
-    from espcn_ref.data.resize import _resize_axis, _resize_axis_reference, resize_weights
+    from espcn_ref.data.resize import resize_axis, resize_axis_reference, resize_weights
 
     img = rng.uniform(0, 255, (90, 160, c))
     weights, indices = resize_weights(img.shape[axis], 3 * img.shape[axis], 3.0)
-    np.testing.assert_array_equal(_resize_axis(img, axis, weights, indices),
-                                  _resize_axis_reference(img, axis, weights, indices))
+    np.testing.assert_array_equal(resize_axis(img, axis, weights, indices),
+                                  resize_axis_reference(img, axis, weights, indices))
 
 
 def test_imresize_uint8_rounds_after_each_pass(rng):
@@ -400,8 +400,8 @@ def test_augmentation_is_seeded_and_consistent(rng):
     np.testing.assert_array_equal(a_hr, b_hr)
     for p in range(len(a_lr)):
         np.testing.assert_array_equal(a_hr[p, 0, 1::r, 1::r], a_lr[p, 0])  # LR still matches HR
-        ks = [k for k in range(8) if np.array_equal(_dihedral(plain_hr[p, 0], k), a_hr[p, 0])]
-        assert len(ks) == 1 and np.array_equal(_dihedral(plain_lr[p, 0], ks[0]), a_lr[p, 0])
+        ks = [k for k in range(8) if np.array_equal(dihedral(plain_hr[p, 0], k), a_hr[p, 0])]
+        assert len(ks) == 1 and np.array_equal(dihedral(plain_lr[p, 0], ks[0]), a_lr[p, 0])
     assert not np.array_equal(a_hr, plain_hr)  # seed 7 transforms at least one of the 6
 
 
@@ -413,9 +413,9 @@ def test_random_dihedral_draws_all_eight_and_pairs_match(rng):
     a_lr, a_hr = random_dihedral(lr.copy(), hr.copy(), np.random.default_rng(3))
     seen = set()
     for p in range(P):
-        ks = [k for k in range(8) if np.array_equal(_dihedral(lr[p, 0], k), a_lr[p, 0])]
+        ks = [k for k in range(8) if np.array_equal(dihedral(lr[p, 0], k), a_lr[p, 0])]
         assert len(ks) == 1  # random 5x5 patches: the 8 transforms differ
-        np.testing.assert_array_equal(_dihedral(hr[p, 0], ks[0]), a_hr[p, 0])
+        np.testing.assert_array_equal(dihedral(hr[p, 0], ks[0]), a_hr[p, 0])
         seen.add(ks[0])
     assert seen == set(range(8))
     b_lr, _ = random_dihedral(lr.copy(), hr.copy(), np.random.default_rng(3))

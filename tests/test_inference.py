@@ -6,8 +6,9 @@ import pytest
 
 from espcn_ref.cli import main
 from espcn_ref.data import rgb_to_y_uint8
-from espcn_ref.evaluate import upscale_image
-from espcn_ref.inference import forward_tiled, receptive_halo, upscale_video
+from espcn_ref.upscale import upscale_image
+from espcn_ref.upscale import forward_tiled, receptive_halo
+from espcn_ref.video import upscale_video
 from espcn_ref.metrics import psnr
 from espcn_ref.model import ESPCN, ESPCNConfig
 from espcn_ref.ops.blas import rows_independent_of_position
@@ -90,11 +91,11 @@ def test_webm_is_vp9_and_readable(tmp_path):
 def test_a_failed_encode_leaves_the_old_output(tmp_path, monkeypatch):
     """ffmpeg can fail quietly ("Could not write header": H.264 in WebM). The
     written file is read back before the rename, so dst keeps its old bytes."""
-    import espcn_ref.inference as inference
+    import espcn_ref.video as video
 
     _write_video(tmp_path / "in.mp4", _frames(2))
     (tmp_path / "out.webm").write_bytes(b"the previous result")
-    monkeypatch.setattr(inference, "VIDEO_CODECS", {})  # libx264 for .webm too
+    monkeypatch.setattr(video, "VIDEO_CODECS", {})  # libx264 for .webm too
     with pytest.raises(ValueError, match="out.webm is unchanged"):
         upscale_video("bicubic", tmp_path / "in.mp4", tmp_path / "out.webm", 2, progress=False)
     assert (tmp_path / "out.webm").read_bytes() == b"the previous result"
@@ -150,18 +151,17 @@ def test_upscale_image_colour_path():
 def test_large_images_take_the_tiled_path_with_the_same_result(monkeypatch):
     """upscale_y tiles above TILE_ABOVE LR pixels (512x512 tiles); lowering the
     threshold and the tile sends a small image down that path: same result."""
-    import espcn_ref.evaluate as evaluate
-    import espcn_ref.inference as inference
+    import espcn_ref.upscale as upscale
 
     model = ESPCN(3, rng=np.random.default_rng(4))
     lr = np.random.default_rng(5).random((40, 50))
-    whole = evaluate.upscale_y(model, lr, 3)
+    whole = upscale.upscale_y(model, lr, 3)
     tiles = []
-    real = inference.forward_tiled
-    monkeypatch.setattr(evaluate, "TILE_ABOVE", 40 * 50 - 1)
-    monkeypatch.setattr(inference, "forward_tiled",
+    real = upscale.forward_tiled
+    monkeypatch.setattr(upscale, "TILE_ABOVE", 40 * 50 - 1)
+    monkeypatch.setattr(upscale, "forward_tiled",
                         lambda m, x, tile: tiles.append(tile) or real(m, x, tile=16))
-    tiled = evaluate.upscale_y(model, lr, 3)
+    tiled = upscale.upscale_y(model, lr, 3)
     assert tiles == [512] and tiled.shape == whole.shape == (120, 150)
     _assert_tiled_equals_untiled(tiled, whole)
 

@@ -8,7 +8,8 @@ import pytest
 
 from espcn_ref import mse_loss, mse_loss_backward
 from espcn_ref.gradcheck import check_gradient
-from espcn_ref.model import ESPCN, ESPCNConfig, ModelFormatError, load_model
+from espcn_ref.model import ESPCN, ESPCNConfig, load_model
+from espcn_ref.model_file import ModelFormatError
 
 
 def test_paper_defaults_and_shapes():
@@ -175,7 +176,7 @@ def test_top_level_api_and_shipped_models():
     import espcn_ref
 
     assert espcn_ref.ESPCN is ESPCN and espcn_ref.load_model is load_model
-    from espcn_ref.model import pretrained_path
+    from espcn_ref.registry import pretrained_path
 
     for r in (2, 3, 4):
         if not pretrained_path(r).is_file():
@@ -275,7 +276,7 @@ def test_reference_is_the_loop_definition():
     (16, 10_000, 2, 16),  # big images: one per shard, no more
 ])
 def test_shard_count(n, image_rows, threads, want):
-    from espcn_ref.model import shard_count
+    from espcn_ref.engine.shards import shard_count
 
     assert shard_count(n, image_rows, threads) == want
 
@@ -283,8 +284,8 @@ def test_shard_count(n, image_rows, threads, want):
 def test_sharded_gradients_equal_the_whole_batch():
     """loss_and_grads on 2 threads (the batch split in 2 shards, or in 8 when
     shards are kept small) is the same sum as on 1, and the same bits every time."""
-    from espcn_ref import model as model_module
-    from espcn_ref.model import SHARD_MIN_BATCH
+    from espcn_ref.engine import network, shards
+    from espcn_ref.engine.shards import SHARD_MIN_BATCH
 
     rng = np.random.default_rng(10)
     m = ESPCN(3, rng=rng)
@@ -300,12 +301,12 @@ def test_sharded_gradients_equal_the_whole_batch():
     assert all(np.array_equal(again[k], g2[k]) for k in g2)
     sizes = []
     with pytest.MonkeyPatch.context() as mp:  # more shards than threads: 19 images of 42 rows, shards of <= 100 rows
-        mp.setattr(model_module, "SHARD_ROWS", 100)
-        mp.setattr(m, "_shard", lambda xs, ts, run=m._shard: sizes.append(len(xs)) or run(xs, ts))
+        mp.setattr(shards, "SHARD_ROWS", 100)
+        mp.setattr(network, "loss_and_grads", lambda p, xs, *a, run=network.loss_and_grads: sizes.append(len(xs)) or run(p, xs, *a))
         loss8, g8 = m.loss_and_grads(x, t, threads=2)
         again8 = m.loss_and_grads(x, t, threads=2)[1]
         one_thread = m.loss_and_grads(x, t, threads=1)  # 8 shards (ceil(798 / 100)), one after the other
-    assert sorted(sizes[:8]) == [2, 2, 2, 2, 2, 3, 3, 3] and len(sizes) == 16  # 2 * ceil(798 / 200) = 8 shards
+    assert sorted(sizes[:8]) == [2, 2, 2, 2, 2, 3, 3, 3] and len(sizes) == 24  # 2 * ceil(798 / 200) = 8 shards, 3 calls
     assert loss8 == pytest.approx(loss1, rel=1e-12) and one_thread[0] == pytest.approx(loss1, rel=1e-12)
     for k in g1:
         np.testing.assert_allclose(g8[k], g1[k], rtol=1e-10, atol=1e-13, err_msg=k)

@@ -10,7 +10,7 @@ from espcn_ref.evaluate import evaluate_images, protocol_pair
 from espcn_ref.model import load_model
 from espcn_ref.optim import SGD, Adam
 from espcn_ref.data import extract_patches, imresize, make_lr_hr_pair, rgb_to_y_uint8
-import espcn_ref.train as train_module
+import espcn_ref.train.loop as train_module
 from espcn_ref.train import (
     TrainConfig,
     build_patches,
@@ -421,8 +421,8 @@ def test_optimiser_settings_are_checked():
     p = {"conv3.weight": np.ones(2)}
     with pytest.raises(ValueError, match=r"lr_mult names no parameter: \['conv3.weigth'\]"):
         Adam(p, lr_mult={"conv3.weigth": 0.1})
-    for kwargs, words in [(dict(lr=float("nan")), r"lr must be in \(0, inf\)"), (dict(lr=0), "lr must be in"),
-                          (dict(eps=-1), "eps must be in"), (dict(betas=(0.9,)), "betas must be a pair"),
+    for kwargs, words in [(dict(lr=float("nan")), r"lr must be a finite number > 0, got nan"), (dict(lr=0), "lr must be a finite number > 0"),
+                          (dict(eps=-1), "eps must be a finite number > 0"), (dict(betas=(0.9,)), "betas must be a pair"),
                           (dict(betas=(0.9, 1.0)), r"betas\[1\] must be in \[0, 1\)")]:
         with pytest.raises(ValueError, match=words):
             Adam(p, **kwargs)

@@ -7,6 +7,7 @@ Numba does not bounds-check, so every public function runs these checks
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -61,6 +62,27 @@ def check_int(value, name: str, minimum: int) -> int:
     return value
 
 
+def check_real(value, name: str, low: float = -math.inf, high: float = math.inf, low_open: bool = False,
+               strict_type: bool = True) -> float:
+    """The one finite-number check: ``value`` as a float with low <= value < high
+    (low < value when ``low_open``); NaN and inf are refused.
+
+    A bool, a string or any other non-real is a TypeError ("must be a real
+    number"); with ``strict_type=False`` it is a ValueError with the range
+    message instead. Out of range: "must be a finite number > 0" when there is
+    no upper bound, else "must be in [low, high)".
+    """
+    real = not isinstance(value, (bool, np.bool_)) and isinstance(value, numbers.Real)
+    if not real and strict_type:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    shown = float(value) if real else repr(value)
+    if not (real and math.isfinite(shown) and (shown > low if low_open else shown >= low) and shown < high):
+        if high == math.inf:
+            raise ValueError(f"{name} must be a finite number {'>' if low_open else '>='} {low:g}, got {shown}")
+        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}), got {shown}")
+    return shown
+
+
 def check_pair(value, name: str, minimum: int) -> tuple[int, int]:
     """Return ``(vh, vw)`` from an int or a pair of ints, each ``>= minimum``."""
     if isinstance(value, (tuple, list)):
@@ -79,6 +101,22 @@ def check_bias(b, c_out: int) -> np.ndarray | None:
     if b.shape[0] != c_out:
         raise ValueError(f"b must have shape ({c_out},) to match w's C_out, got {b.shape}")
     return b
+
+
+def conv_operands(x, w, w_layout: str, x_name: str = "x"):
+    """x (N, C_in, H, W) and w as float arrays of one dtype (:func:`common_dtype`): what every convolution takes."""
+    x = as_float_array(x, x_name, ndim=4, shape_doc="(N, C_in, H, W)")
+    w = as_float_array(w, "w", ndim=4, shape_doc=w_layout)
+    dtype = common_dtype(x, w)
+    return x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+
+
+def check_conv_shapes(x_name: str, C: int, w_shape: tuple, c_in_axis: int, layout: str, stride, padding):
+    """What every convolution checks of its shapes: w's C_in (at ``c_in_axis``)
+    equals x's C, the kernel is >= 1x1; stride >= 1 and padding >= 0 as ints
+    or pairs. Returns ((s_h, s_w), (p_h, p_w))."""
+    check_weight_matches(x_name, C, w_shape, c_in_axis, layout)
+    return check_pair(stride, "stride", 1), check_pair(padding, "padding", 0)
 
 
 def check_weight_matches(x_name: str, C: int, w_shape: tuple, c_in_axis: int, layout: str) -> None:

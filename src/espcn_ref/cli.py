@@ -18,8 +18,11 @@ from pathlib import Path
 from . import __version__
 from ._atomic import check_output_path, write_bytes_atomic
 from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image
-from .evaluate import STANDARD_SETS, evaluate_images, upscale_image
-from .model import ESPCN, ModelFormatError, load_model, pretrained
+from .evaluate import STANDARD_SETS, evaluate_images
+from .model import ESPCN, load_model
+from .model_file import ModelFormatError
+from .registry import pretrained
+from .upscale import upscale_image
 
 EXIT_ERROR = 2
 
@@ -140,7 +143,7 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_upscale(a) -> int:
-    from .inference import is_video, upscale_video
+    from .video import is_video, upscale_video
 
     check_output_path(a.output)
     if Path(a.input).exists() and Path(a.output).exists() and Path(a.output).samefile(a.input):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .data import train_test_images
 from .evaluate import evaluate_images
-from .model import load_model, pretrained, pretrained_path
+from .model import load_model
+from .registry import pretrained, pretrained_path
 from .train import TrainConfig, train
 from .viz import plot_sr_crops, save_figure, sr_panels
 

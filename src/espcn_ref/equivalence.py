@@ -41,7 +41,7 @@ import numpy as np
 from ._checks import as_float_array, check_int
 from .ops.conv import conv2d, conv2d_backward
 from .ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
-from .ops.shuffle import _check_order, pixel_shuffle, pixel_unshuffle, shuffle_permutation
+from .ops.shuffle import order_code, pixel_shuffle, pixel_unshuffle, shuffle_permutation
 
 # --- argument checks -----------------------------------------------------------
 
@@ -221,7 +221,7 @@ def transposed_to_subpixel(w_t, r: int, padding: int = 0, order: str = "crd", pa
     """
     w_t, r = _check_w_t(w_t, r)
     p = check_int(padding, "padding", 0)
-    _check_order(order)
+    order_code(order)
     C_in, C_out, k_s, _ = w_t.shape
     _check_ks_multiple(k_s, r, pad_kernel)
     m = -(-k_s // r)
@@ -245,7 +245,7 @@ def subpixel_to_transposed(w_s, r: int, order: str = "crd") -> np.ndarray:
     padding that matches a given (lr_padding, hr_crop)."""
     w_s = as_float_array(w_s, "w_s", ndim=4, shape_doc="(C_out*r^2, C_in, m, m)")
     r = check_int(r, "r", 1)
-    _check_order(order)
+    order_code(order)
     Cr2, C_in, m, m2 = w_s.shape
     if m != m2:
         raise ValueError(f"w_s must have a square m x m kernel, got shape {w_s.shape}")

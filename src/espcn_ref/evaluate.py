@@ -7,9 +7,8 @@ The protocol (see :mod:`espcn_ref.data` and :mod:`espcn_ref.metrics`)::
       -> clip [0, 1] -> uint8 -> PSNR / SSIM on Y, r pixels shaved, per image
       -> mean over the set
 
-``method`` is either the string ``"bicubic"`` or an :class:`ESPCN` model.
-Colour output (:func:`upscale_image`) is the network's Y plus Cb and Cr
-upscaled bicubically (Sec. 3.1).
+``method`` is either the string ``"bicubic"`` or an :class:`ESPCN` model;
+the upscaling itself is :func:`espcn_ref.upscale.upscale_y`.
 """
 
 from __future__ import annotations
@@ -18,39 +17,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._checks import as_float_array, check_int
-from .data import (
-    imresize,
-    make_lr_hr_pair,
-    rgb_to_y_uint8,
-    rgb_to_ycbcr,
-    ycbcr_to_rgb,
-)
-from .metrics import psnr, scaled_to_uint8, ssim, to_uint8
-from .model import ESPCN
+from ._checks import check_int
+from .data import make_lr_hr_pair, rgb_to_y_uint8
+from .metrics import psnr, ssim, to_uint8
+from .upscale import upscale_y
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
-TILE_ABOVE = 512 * 512  # LR pixels above which upscaling runs in 512 x 512 tiles (bounded memory)
-
-
-def upscale_y(method, lr_y, r: int) -> np.ndarray:
-    """Upscale one Y image. lr_y: (h, w) float in [0, 1]. Returns (h r, w r)
-    float, not clipped. method: "bicubic" or an ESPCN of scale r."""
-    lr_y = as_float_array(lr_y, "lr_y", ndim=2, shape_doc="(h, w), Y in [0, 1]")
-    if isinstance(method, str):
-        if method != "bicubic":
-            raise ValueError(f"method must be 'bicubic' or an ESPCN model, got {method!r}")
-        return imresize(np.asarray(lr_y, dtype=np.float64), scale=r)
-    if not isinstance(method, ESPCN):
-        raise TypeError(f"method must be 'bicubic' or an ESPCN model, got {type(method).__name__}")
-    if method.scale != r:
-        raise ValueError(f"the model is for x{method.scale}, but x{r} was asked for")
-    x = np.asarray(lr_y, dtype=np.float32)[None, None]  # (1, 1, h, w)
-    if x.shape[2] * x.shape[3] > TILE_ABOVE:  # large frames: bounded memory
-        from .inference import forward_tiled
-
-        return forward_tiled(method, x, tile=512)[0, 0]
-    return method.forward(x)[0, 0]
 
 
 def protocol_pair(hr_img, r: int, degradation: str = "bicubic"):
@@ -102,20 +74,3 @@ def evaluate_images(method, images: dict, r: int, progress=None, degradation: st
         "ssim": float(np.mean([s["ssim"] for s in per.values()])),
         "images": per,
     }
-
-
-def upscale_image(method, img, r: int) -> np.ndarray:
-    """Colour-aware upscaling of a uint8 image (H, W) or (H, W, 3) -> (rH, rW[, 3]) uint8.
-
-    Y goes through ``method``; Cb and Cr are upscaled with bicubic imresize.
-    """
-    img = np.asarray(img)
-    if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
-        raise ValueError(f"img must be uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
-    if img.ndim == 2:
-        return to_uint8(upscale_y(method, img / 255.0, r))
-    ycc = rgb_to_ycbcr(img.astype(np.float64))  # [0, 255] scale, studio swing
-    y = upscale_y(method, ycc[..., 0] / 255.0, r) * 255.0
-    cbcr = imresize(ycc[..., 1:], scale=r)
-    rgb = ycbcr_to_rgb(np.concatenate([y[..., None], cbcr], axis=-1))
-    return scaled_to_uint8(rgb, 255.0)  # = to_uint8(rgb / 255), in one pass

@@ -25,12 +25,11 @@ Formulas, on the shaved images x (ground truth) and y (estimate), float64::
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
-from ._checks import check_int
+from ._checks import check_int, check_real
 from .data import modcrop, rgb_to_y_uint8
 from .data.colour import clip_round_uint8_kernel, round_half_away_reference
 
@@ -53,9 +52,7 @@ def scaled_to_uint8(x, divisor: float) -> np.ndarray:
     """``to_uint8(x / divisor)`` in one compiled pass. x: any shape, float;
     it is converted to float64 first, then divided, so for float64 x the
     numbers are exactly those of the two steps."""
-    if isinstance(divisor, (bool, np.bool_)) or not isinstance(divisor, (int, float, np.integer, np.floating)) \
-            or not (np.isfinite(divisor) and divisor > 0):
-        raise ValueError(f"divisor must be a finite number > 0, got {divisor!r}")
+    divisor = check_real(divisor, "divisor", 0, low_open=True, strict_type=False)
     x = np.asarray(x, dtype=np.float64)
     out = np.empty(x.shape, dtype=np.uint8)
     if clip_round_uint8_kernel(np.ascontiguousarray(x).reshape(-1), float(divisor), out.reshape(-1)):
@@ -104,8 +101,7 @@ def psnr(hr, sr, shave=0, peak=255.0) -> float:
     hr, sr: (H, W) (or (H, W, C)) with uint8 values (uint8 or float in [0, 255]).
     Identical images give inf (MSE = 0).
     """
-    if isinstance(peak, (bool, np.bool_)) or not isinstance(peak, numbers.Real) or not (0 < peak < np.inf):
-        raise ValueError(f"peak must be a finite number > 0, got {peak!r}")
+    peak = check_real(peak, "peak", 0, low_open=True, strict_type=False)
     x, y = _shaved_pair(hr, sr, shave)
     mse = np.mean((x - y) ** 2)
     if mse == 0:

@@ -1,27 +1,32 @@
 """The ESPCN network, Sec. 2 and 3.2 of Shi et al. (CVPR 2016).
 
-An L-layer network, eq. (1)-(3)::
+An L-layer network, eq. (1)-(4), trained on the MSE of eq. (5)::
 
     f^1(I)   = phi(W_1 * I + b_1)                       W_1: (n_1, C, f_1, f_1)
     f^l(I)   = phi(W_l * f^{l-1}(I) + b_l)              W_l: (n_l, n_{l-1}, f_l, f_l)
     I_SR     = PS(W_L * f^{L-1}(I) + b_L)               W_L: (C r^2, n_{L-1}, f_L, f_L)
 
 The paper's values (Sec. 3.2): l = 3, (f_1, n_1) = (5, 64), (f_2, n_2) =
-(3, 32), f_3 = 3, phi = tanh, C = 1 (the Y channel). Every convolution uses
-'same' zero padding (f - 1) / 2, so an H x W input gives an rH x rW output.
-The last layer has no nonlinearity.
+(3, 32), f_3 = 3, phi = tanh, C = 1 (the Y channel). The last layer has no
+nonlinearity. Our choices where the paper is silent: every convolution uses
+'same' zero padding (f - 1) / 2, so an H x W input gives an rH x rW output
+(the paper states no padding); weight axes are (n_l, n_{l-1}, f, f), the
+reverse of the paper's n_{l-1} x n_l, as PyTorch lays them out.
 
 Weights use PyTorch's names and layouts (``conv1.weight`` (64, 1, 5, 5),
 ``conv1.bias`` (64,), ...), so they can be moved to and from a
 ``torch.nn.Conv2d`` stack and ``nn.PixelShuffle`` without reshaping.
 
-How it runs: on the padded channels-last grid of :mod:`.ops.conv_grid`,
-where each 'same' convolution is a sum of shifted GEMMs and layer 1 (one
-input channel) gathers its f_1 x f_1 taps first. PS reads the last layer's
-output straight off the grid; in training, PS, the loss and the loss's
-gradient are one pass (:func:`.ops.conv_grid.shuffle_mse_grid`). The tests pin the network
-to the plain composition of :func:`.ops.conv.conv2d_reference`, tanh and
-:func:`.ops.shuffle.pixel_shuffle`, the equations as written.
+Two paths, the same numbers:
+
+* :meth:`ESPCN.forward_reference` and :meth:`ESPCN.loss_and_grads_reference`
+  are eq. (1)-(5) as written, composed from the public operations of
+  :mod:`espcn_ref.ops`: the definition, one line per equation.
+* :meth:`ESPCN.forward` and :meth:`ESPCN.loss_and_grads` run the same
+  equations on the speed engine (:mod:`espcn_ref.engine`): a padded
+  channels-last grid, shifted GEMMs, PS and the loss fused, shards on
+  threads. Only the layout and the order of the sums differ, so the tests
+  pin them to the reference: float64 to 1e-12, float32 to 1e-5.
 
 Initialisation (documented, not from the paper, which does not state one):
 PyTorch's Conv2d default, W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -32,38 +37,20 @@ upscaling of a learnt LR map: no checkerboard at the start of training.
 
 from __future__ import annotations
 
-import functools
-import io
-import json
-import math
 from dataclasses import asdict, dataclass
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-from numba import get_num_threads, set_num_threads
+from numba import get_num_threads
 
-from ._atomic import write_bytes_atomic
 from ._checks import as_float_array, check_int
-from .ops.activations import ACTIVATIONS
-from .ops.conv_grid import (
-    Grid,
-    act_backward_grid,
-    act_grid,
-    conv_grid,
-    conv_grid_backward,
-    im2col_grid,
-    shuffle_from_grid,
-    shuffle_mse_grid,
-    to_grid,
-)
-from .ops.activations import relu_backward, tanh_backward
+from .engine import network
+from .engine.shards import sharded
+from .engine.head import shuffle_from_grid
+from .model_file import ModelFormatError, read_model, write_model
+from .ops.activations import ACTIVATIONS, relu_backward, tanh_backward
 from .ops.conv import conv2d, conv2d_backward
 from .ops.loss import mse_loss, mse_loss_backward
 from .ops.shuffle import ORDERS, channel_index, pixel_shuffle, pixel_shuffle_backward, pixel_unshuffle
-
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -107,15 +94,6 @@ class ESPCNConfig:
         """Multiply-adds per LR pixel: sum over layers of C_out C_in f^2
         (1600 + 18432 + 288 r^2 for the paper's network)."""
         return sum(co * ci * f * f for co, ci, f, _ in self.layer_shapes())
-
-
-class Cache(NamedTuple):
-    """What the forward keeps for the backward, all on one :class:`Grid`:
-    layer 1's tap matrix and every activation's output phi(z_l)."""
-
-    grid: Grid
-    cols: np.ndarray  # (length, C*f1*f1): layer 1's input taps (im2col_grid)
-    activations: tuple  # (length, n_l) grids phi(z_l), layer 1 .. L-1
 
 
 class ESPCN:
@@ -206,117 +184,50 @@ class ESPCN:
         w = self.params[f"conv{l}.weight"]
         return conv2d(f, w, self.params[f"conv{l}.bias"], padding=w.shape[2] // 2)
 
-    # -- forward / backward -------------------------------------------------
+    # -- the same network on the speed engine ---------------------------------
     def forward(self, x) -> np.ndarray:
-        """Inference. x: (N, C, H, W) LR images in [0, 1]. Returns (N, C, rH, rW).
+        """Inference, eq. (1)-(4), on the engine. x: (N, C, H, W) LR images in [0, 1].
 
+        Returns (N, C, rH, rW), the numbers of :meth:`forward_reference`.
         Computes in the parameters' dtype (float32; float64 if the params are).
         Keeps nothing for a backward pass: memory is the layer activations
         on the grid plus layer 1's thin tap matrix.
         """
-        z, grid, _ = self._forward(self.check_input(x), keep=False)
-        return shuffle_from_grid(z, self.scale, self.config.order, grid)  # PS, eq. (4)
+        c = self.config
+        return network.forward(self.params, self.check_input(x), c.scale, c.order, c.activation)
 
     def forward_train(self, x):
-        """Forward that also returns the :class:`Cache` for :meth:`backward`: (y, cache)."""
-        z, grid, cache = self._forward(self.check_input(x), keep=True)
-        return shuffle_from_grid(z, self.scale, self.config.order, grid), cache
+        """Forward that also returns the engine's cache for :meth:`backward`: (y, cache)."""
+        c = self.config
+        z, grid, cache = network.forward_grid(self.params, self.check_input(x), c.activation, keep=True)
+        return shuffle_from_grid(z, c.scale, c.order, grid), cache
 
-    def _forward(self, x, keep):
-        """eq. (1)-(3) on the grid layout of :mod:`.ops.conv_grid`: returns
-        (z, grid, cache), z the last layer's output on the grid, before PS.
-
-        Layer 1 gathers its f1 x f1 taps (one input channel: a thin matrix),
-        which makes it a 1x1 convolution; layers 2..L are shifted GEMMs.
-        """
-        grid = self._grid(x.shape)
-        h = im2col_grid(x, self.config.layer_shapes()[0][2], grid)
-        cols, acts = (h if keep else None), []  # inference drops the taps after layer 1
-        L = len(self.config.layer_shapes())
-        for l in range(1, L + 1):
-            w, b = self._grid_weight(l), self.params[f"conv{l}.bias"]
-            z = conv_grid(h, w, grid, b)  # W_l * h + b_l, 'same' zero padding
-            if l < L:
-                h = act_grid(z, self.config.activation, grid)  # phi, eq. (1)-(2)
-                if keep:
-                    acts.append(h)
-        # no nonlinearity on the last layer, eq. (3); the caller applies PS, eq. (4)
-        return z, grid, (Cache(grid, cols, tuple(acts)) if keep else None)
-
-    def backward(self, dy, cache: Cache) -> dict:
+    def backward(self, dy, cache: network.Cache) -> dict:
         """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
         g = cache.grid
         dy = self._check_hr(dy, "dy", (g.n, self.config.channels, self.scale * g.h, self.scale * g.w))
         dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
-        return self._backward_grid(to_grid(np.asarray(dz, dtype=cache.cols.dtype), cache.grid), cache)
-
-    def _backward_grid(self, dz, cache: Cache) -> dict:
-        """Backward from dz = dL/dz_L on the grid (zero off the pixels)."""
-        grid = cache.grid
-        L = len(cache.activations) + 1
-        grads = {}
-        for l in range(L, 0, -1):
-            inp = cache.cols if l == 1 else cache.activations[l - 2]
-            dh, dw, grads[f"conv{l}.bias"] = conv_grid_backward(dz, inp, self._grid_weight(l), grid, need_dx=l > 1)
-            grads[f"conv{l}.weight"] = dw.reshape(self.params[f"conv{l}.weight"].shape)
-            if l > 1:
-                dz = act_backward_grid(dh, cache.activations[l - 2], self.config.activation, grid)
-        return grads
-
-    def _grid(self, shape) -> Grid:
-        """The grid for a batch of LR images: padding enough for layers 2..L."""
-        pad = max((f // 2 for _, _, f, _ in self.config.layer_shapes()[1:]), default=0)
-        return Grid(shape[0], shape[2], shape[3], pad)
-
-    def _grid_weight(self, l: int) -> np.ndarray:
-        """conv{l}.weight as :func:`conv_grid` takes it: layer 1 as a 1x1 kernel over its taps."""
-        w = self.params[f"conv{l}.weight"]
-        return w.reshape(w.shape[0], -1, 1, 1) if l == 1 else w
+        return network.backward_from_image(self.params, dz, cache, self.config.activation)
 
     def loss_and_grads(self, x, target, threads: int | None = None):
-        """The MSE of eq. (5) for a batch and its gradients: (loss, grads).
+        """The MSE of eq. (5) for a batch and its gradients, on the engine: (loss, grads).
 
-        x: (N, C, H, W) LR; target: (N, C, rH, rW) HR. A batch of at least
-        ``SHARD_MIN_BATCH`` images is cut into shards (:func:`shard_count`)
-        of about ``SHARD_ROWS`` grid rows (8 patches of 17x17), so that a
-        layer's operands stay in the core's cache. With ``threads`` > 1
-        (default: Numba's thread count) the shards run side by side on
-        ``threads`` workers, one BLAS and one Numba thread each (small GEMMs
-        do not split well across threads; whole shards do); with 1, one
-        after the other. Loss and gradients are the shards' sums weighted by
-        their sizes, added in shard order, so the result does not depend on
-        timing (it does on the thread count, through the shard count).
+        x: (N, C, H, W) LR; target: (N, C, rH, rW) HR. The numbers of
+        :meth:`loss_and_grads_reference`. A batch of 16 or more images is cut
+        into shards that run on ``threads`` workers (default: Numba's thread
+        count; see :mod:`espcn_ref.engine.shards`); the result depends on the
+        thread count through the shard count, never on timing.
         """
         threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
         x = self.check_input(x)
-        n = len(x)
         target = self._check_hr(target, "target", self._hr_shape(x.shape))
-        shards = shard_count(n, self._grid(x.shape).image, threads)
-        if shards == 1:
-            return self._loss_and_grads_here(x, target)
-        bounds = [n * i // shards for i in range(shards + 1)]
-        parts = [(x[a:b], target[a:b]) for a, b in zip(bounds, bounds[1:])]
-        if threads == 1:  # the shards one after the other, for the cache
-            results = [self._loss_and_grads_here(*p) for p in parts]
-        else:
-            with _blas_controller().limit(limits=1):
-                results = list(_shard_pool(threads).map(lambda p: self._shard(*p), parts))
-        loss = sum(len(p[0]) / n * r[0] for p, r in zip(parts, results))
-        grads = {k: sum(len(p[0]) / n * r[1][k] for p, r in zip(parts, results)) for k in results[0][1]}
+        c = self.config
+
+        def step(xs, ts):
+            return network.loss_and_grads(self.params, xs, ts, c.scale, c.order, c.activation)
+
+        loss, grads = sharded(step, x, target, network.make_grid(self.params, x.shape).image, threads)
         return loss, {k: v.astype(self.params[k].dtype, copy=False) for k, v in grads.items()}
-
-    def _loss_and_grads_here(self, x, target):
-        """loss_and_grads on the calling thread, for x already checked by
-        :meth:`loss_and_grads`. The same numbers as ``mse_loss(y, target)``
-        and ``backward(mse_loss_backward(y, target))`` with
-        ``y = forward_train(x)[0]``, with PS and the loss in one pass."""
-        z, grid, cache = self._forward(x, keep=True)
-        loss, dz = shuffle_mse_grid(z, target, self.scale, self.config.order, grid)  # eq. (4)-(5)
-        return loss, self._backward_grid(dz, cache)
-
-    def _shard(self, x, target):
-        set_num_threads(1)  # thread-local in Numba: this worker's kernels stay on its core
-        return self._loss_and_grads_here(x, target)
 
     def _hr_shape(self, shape) -> tuple:
         """(N, C, rH, rW) for an LR batch of ``shape`` (N, C, H, W)."""
@@ -341,16 +252,14 @@ class ESPCN:
 
     # -- persistence --------------------------------------------------------
     def metadata(self) -> dict:
+        """The architecture as JSON-able values (ESPCNConfig's fields), as the model file stores it."""
         meta = asdict(self.config)
         meta["hidden"] = [list(fl) for fl in self.config.hidden]
-        meta["format_version"] = FORMAT_VERSION
         return meta
 
     def save(self, path) -> None:
-        """Write an ``.npz`` (PyTorch names + a JSON ``__meta__``) atomically."""
-        arrays = {name: self.params[name] for name in self.names()}
-        arrays["__meta__"] = np.array(json.dumps(self.metadata()))
-        save_npz_atomic(path, arrays)
+        """Write the model file (:mod:`espcn_ref.model_file`) atomically."""
+        write_model(path, self.metadata(), {name: self.params[name] for name in self.names()})
 
 
 def init_params(config: ESPCNConfig, rng: np.random.Generator, icnr: bool = False) -> dict:
@@ -374,34 +283,6 @@ def init_params(config: ESPCNConfig, rng: np.random.Generator, icnr: bool = Fals
     return params
 
 
-def save_npz_atomic(path, arrays: dict) -> None:
-    """np.savez to a temporary file in the same folder, then rename: a crash
-    never leaves a half-written file at ``path``."""
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes_atomic(path, buf.getvalue())
-
-
-class ModelFormatError(ValueError):
-    """A weights file that is not a valid espcn-ref model."""
-
-
-def read_npz(path) -> dict:
-    """Load every array of an ``.npz`` with ``allow_pickle=False``; clear errors."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder, not a model file (.npz)")
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except ValueError as e:  # a text file, or object arrays that need pickle (refused)
-        raise ModelFormatError(f"{path}: not an espcn-ref .npz file ({e})") from None
-    except Exception as e:  # truncated or not a zip at all
-        raise ModelFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
-
-
 def load_model(path, expect_scale: int | None = None) -> ESPCN:
     """Load a model saved by :meth:`ESPCN.save`; check it against its metadata.
 
@@ -409,21 +290,11 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
     or holds arrays whose names or shapes disagree with the architecture it
     declares; ValueError if ``expect_scale`` is given and differs.
     """
-    arrays = read_npz(path)
-    if "__run__" in arrays:
-        raise ModelFormatError(f"{path} is a training checkpoint, not a model: use model.npz from the same run folder")
-    if "__meta__" not in arrays:
-        raise ModelFormatError(f"{path}: no __meta__ entry; not an espcn-ref model")
+    meta, arrays = read_model(path)
     try:
-        meta = json.loads(str(arrays.pop("__meta__")))
-        if not isinstance(meta, dict):
-            raise TypeError(f"expected a JSON object, got {type(meta).__name__}")
-        version = meta.pop("format_version")
         config = ESPCNConfig(**meta)
     except Exception as e:
         raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
-    if version != FORMAT_VERSION:
-        raise ModelFormatError(f"{path}: format version {version}, this espcn-ref reads {FORMAT_VERSION}")
     model = ESPCN(config=config)
     expected = {name: model.params[name].shape for name in model.names()}
     if set(arrays) != set(expected):
@@ -438,58 +309,3 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
     if expect_scale is not None and config.scale != expect_scale:
         raise ValueError(f"{path} is a x{config.scale} model, but x{expect_scale} was asked for")
     return model
-
-
-PRETRAINED_SCALES = (2, 3, 4)
-
-
-def pretrained_path(scale: int) -> Path:
-    """Path of the shipped model for x``scale`` (inside the installed package)."""
-    scale = check_int(scale, "scale", 1)
-    if scale not in PRETRAINED_SCALES:
-        raise ValueError(f"pretrained models exist for x{PRETRAINED_SCALES}, not x{scale}")
-    return Path(__file__).parent / "weights" / f"espcn_x{scale}.npz"
-
-
-def pretrained(scale: int = 3) -> ESPCN:
-    """The shipped ESPCN for x2, x3 or x4, trained on T91 (see the README)."""
-    path = pretrained_path(scale)
-    if not path.is_file():
-        raise FileNotFoundError(f"the pretrained x{scale} model is not in this installation ({path})")
-    return load_model(path, expect_scale=scale)
-
-
-# A batch this large or larger is split into shards by ESPCN.loss_and_grads,
-# of about SHARD_ROWS grid rows each (shard_count). On this 2-core machine the
-# batch-64 step took 13.2-13.5 ms in 2 shards of 32 patches and 10.2-10.8 ms
-# in 8 shards of 8 (shards of 4: slower again).
-SHARD_MIN_BATCH = 16
-SHARD_ROWS = 3072
-
-
-def shard_count(n: int, image_rows: int, threads: int) -> int:
-    """How many shards ESPCN.loss_and_grads cuts a batch of n images into.
-
-    image_rows: grid rows per image, (H + pad)(W + pad). Below
-    SHARD_MIN_BATCH images, 1. Otherwise ceil(n image_rows / SHARD_ROWS)
-    rounded up to a multiple of ``threads``, so that the workers share the
-    shards evenly, and at most n (one image per shard). Shards hold whole
-    images, so one may hold a few rows more than SHARD_ROWS. With 2 threads
-    and 17x17 patches (324 rows each), 16 images make 2 shards and 64 make
-    8; on 1 thread, 2 and 7.
-    """
-    if n < SHARD_MIN_BATCH:
-        return 1
-    return min(n, threads * math.ceil(n * image_rows / (threads * SHARD_ROWS)))
-
-
-@functools.lru_cache(maxsize=None)
-def _shard_pool(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="espcn-shard")
-
-
-@functools.lru_cache(maxsize=None)
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController().select(user_api="blas")

@@ -17,20 +17,9 @@ Adam (Kingma & Ba 2015), bias-corrected::
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
-
-def _real(value, name: str, low: float, high: float = math.inf, low_open: bool = False) -> float:
-    """value as a float in [low, high) (or (low, high) when low_open); else a clear error."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and (value > low if low_open else value >= low) and value < high):
-        raise ValueError(f"{name} must be in {'(' if low_open else '['}{low:g}, {high:g}), got {value}")
-    return value
+from ._checks import check_real
 
 
 def _check_setup(params: dict, lr, lr_mult) -> tuple:
@@ -43,7 +32,7 @@ def _check_setup(params: dict, lr, lr_mult) -> tuple:
     unknown = sorted(set(mult) - set(params))
     if unknown:
         raise ValueError(f"lr_mult names no parameter: {unknown}; parameters: {sorted(params)}")
-    return _real(lr, "lr", 0, low_open=True), {k: _real(v, f"lr_mult[{k!r}]", 0) for k, v in mult.items()}
+    return check_real(lr, "lr", 0, low_open=True), {k: check_real(v, f"lr_mult[{k!r}]", 0) for k, v in mult.items()}
 
 
 def _check_grads(params: dict, grads: dict, slots: dict) -> None:
@@ -62,7 +51,7 @@ def _check_grads(params: dict, grads: dict, slots: dict) -> None:
 def _load_state(state: dict, groups: dict) -> float:
     """Copy state[prefix + name] into every slot of groups ({prefix: {name: array}})
     and return state's lr; every shape and the lr are checked before anything is written."""
-    lr = _real(np.asarray(state["lr"]).item(), "lr", 0, low_open=True)
+    lr = check_real(np.asarray(state["lr"]).item(), "lr", 0, low_open=True)
     for prefix, slots in groups.items():
         for k, a in slots.items():
             got = np.shape(state[f"{prefix}{k}"])
@@ -77,7 +66,7 @@ def _load_state(state: dict, groups: dict) -> float:
 class SGD:
     def __init__(self, params: dict, lr: float, momentum: float = 0.9, lr_mult: dict | None = None):
         self.lr, self.lr_mult = _check_setup(params, lr, lr_mult)
-        self.momentum = _real(momentum, "momentum", 0, 1)
+        self.momentum = check_real(momentum, "momentum", 0, 1)
         self.velocity = {k: np.zeros_like(p) for k, p in params.items()}
 
     def step(self, params: dict, grads: dict) -> None:
@@ -101,8 +90,8 @@ class Adam:
         self.lr, self.lr_mult = _check_setup(params, lr, lr_mult)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (b1, b2), got {betas!r}")
-        self.b1, self.b2 = _real(betas[0], "betas[0]", 0, 1), _real(betas[1], "betas[1]", 0, 1)
-        self.eps = _real(eps, "eps", 0, low_open=True)
+        self.b1, self.b2 = check_real(betas[0], "betas[0]", 0, 1), check_real(betas[1], "betas[1]", 0, 1)
+        self.eps = check_real(eps, "eps", 0, low_open=True)
         self.t = 0
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}

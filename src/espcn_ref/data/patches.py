@@ -60,7 +60,7 @@ def patch_origins(h: int, w: int, size: int = 17, stride: int | None = None) -> 
     return np.stack(np.meshgrid(ii, jj, indexing="ij"), axis=-1).reshape(-1, 2)
 
 
-def _dihedral(x, k):
+def dihedral(x, k):
     """The k-th of the 8 flips / 90-degree rotations of the last two axes (square)."""
     x = np.rot90(x, k % 4, axes=(-2, -1))
     return x[..., ::-1] if k >= 4 else x
@@ -128,6 +128,6 @@ def random_dihedral(lr_p, hr_p, rng):
     ks = rng.integers(0, 8, size=len(lr_p))
     for k in range(1, 8):
         sel = ks == k
-        lr_p[sel] = _dihedral(lr_p[sel], k)
-        hr_p[sel] = _dihedral(hr_p[sel], k)
+        lr_p[sel] = dihedral(lr_p[sel], k)
+        hr_p[sel] = dihedral(hr_p[sel], k)
     return lr_p, hr_p

@@ -12,12 +12,10 @@ MATLAB imresize 'bicubic' (Keys cubic, a = -0.5), one axis at a time::
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numba import njit, prange
 
-from .._checks import as_float_array, check_int
+from .._checks import as_float_array, check_int, check_real
 from .colour import round_half_away
 
 
@@ -31,12 +29,7 @@ def _cubic(d):
 
 def _check_scale(scale) -> float:
     """A resize scale as a float: a finite real number > 0."""
-    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
-        raise TypeError(f"scale must be a real number, got {scale!r}")
-    scale = float(scale)
-    if not (np.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a finite number > 0, got {scale}")
-    return scale
+    return check_real(scale, "scale", 0, low_open=True)
 
 
 MAX_TABLE = 1e8  # weight-table entries resize_weights will build (800 MB of float64)
@@ -78,9 +71,9 @@ def resize_weights(in_len: int, out_len: int, scale: float):
     return weights[:, keep], indices[:, keep]
 
 
-def _resize_axis(img, axis, weights, indices):
+def resize_axis(img, axis, weights, indices):
     """One separable pass along ``axis`` (0 or 1), in float64, compiled: img
-    is viewed as (A, L_in, B). Same numbers as :func:`_resize_axis_reference`,
+    is viewed as (A, L_in, B). Same numbers as :func:`resize_axis_reference`,
     its NumPy twin (tested with ==)."""
     x = np.ascontiguousarray(img)
     A = int(np.prod(x.shape[:axis], dtype=np.int64))
@@ -94,7 +87,7 @@ def _resize_axis(img, axis, weights, indices):
     return out.reshape(x.shape[:axis] + (weights.shape[0],) + x.shape[axis + 1 :])
 
 
-# _resize_axis sums along lines of at least this many values.
+# resize_axis sums along lines of at least this many values.
 RESIZE_LINE_MIN = 16
 
 
@@ -131,8 +124,8 @@ def _resize_columns(x, weights, indices, out):
                     out[a, i, b] += weights[i, p] * x[a, indices[i, p], b]
 
 
-def _resize_axis_reference(img, axis, weights, indices):
-    """:func:`_resize_axis` in NumPy: a gather per tap, summed in float64."""
+def resize_axis_reference(img, axis, weights, indices):
+    """:func:`resize_axis` in NumPy: a gather per tap, summed in float64."""
     x = np.moveaxis(img, axis, 0)  # (L_in, ...)
     shape = (-1,) + (1,) * (x.ndim - 1)
     out = np.zeros((weights.shape[0],) + x.shape[1:])  # (L_out, ...)
@@ -165,7 +158,7 @@ def imresize(img, scale=None, output_shape=None) -> np.ndarray:
     out = arr
     for axis in sorted((0, 1), key=lambda a: scales[a]):  # stable: height first on a tie
         weights, indices = resize_weights(arr.shape[axis], out_hw[axis], scales[axis])
-        out = _resize_axis(out, axis, weights, indices)
+        out = resize_axis(out, axis, weights, indices)
         if is_uint8:
             out = np.clip(round_half_away(out), 0, 255).astype(np.uint8)
     return out if is_uint8 else out.astype(arr.dtype, copy=False)
@@ -196,10 +189,7 @@ def bicubic_upscale(lr, r) -> np.ndarray:
 
 def gaussian_kernel1d(sigma: float) -> np.ndarray:
     """Normalised 1-D Gaussian, taps at -R..R with R = ceil(4 sigma); [1.] if sigma = 0."""
-    if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, numbers.Real):
-        raise TypeError(f"sigma must be a real number, got {sigma!r}")
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be a finite number >= 0, got {sigma}")
+    sigma = check_real(sigma, "sigma", 0)
     R = int(np.ceil(4 * sigma))
     if R == 0:
         return np.ones(1)

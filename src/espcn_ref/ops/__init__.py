@@ -2,7 +2,7 @@
 
 Every fast (Numba) function is pinned by the tests to a slow twin: a
 ``*_reference`` in the same module (the definition written as loops), or, for
-the grid engine of :mod:`.conv_grid`, the plain operation it re-lays out
+the speed engine of :mod:`espcn_ref.engine`, the plain operation it re-lays out
 (``conv_grid`` against ``conv2d_reference``, ``shuffle_from_grid`` against
 ``pixel_shuffle``, ``gemm`` against NumPy's matmul).
 """

@@ -2,7 +2,7 @@
 
 NumPy's ``matmul`` cannot accumulate (its BLAS call always has beta = 0),
 and accumulating is what a convolution is: a sum over kernel taps of small
-matrix products (see :mod:`.conv_grid`). So we call BLAS ``sgemm``/``dgemm``
+matrix products (see :mod:`espcn_ref.engine.conv`). So we call BLAS ``sgemm``/``dgemm``
 ourselves, through SciPy's documented Cython BLAS table
 (``scipy.linalg.cython_blas``), with the pointer and leading dimension of
 each operand. No copy is ever made: A, B and C may be row slices of larger
@@ -25,7 +25,7 @@ every call, so a bad operand raises instead of reaching BLAS.
 
 Numba's disk cache tracks each function's own file only: after editing this
 file, run ``make clean-numba`` so that the cached kernels of
-:mod:`.conv_grid`, which have this code compiled in, are rebuilt.
+:mod:`espcn_ref.engine`, which have this code compiled in, are rebuilt.
 """
 
 from __future__ import annotations

@@ -39,10 +39,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype, promote
+from .._checks import as_float_array, check_bias, check_conv_shapes, conv_operands, promote
 from .blas import gemm
 from .conv_direct import DIRECT_MAX_COUT, LINE, direct_taps, line_aligned_empty
-from .im2col import col2im_block, im2col_block, row_blocks
+from .im2col import col2im_block, gather_block, im2col_block, row_blocks, scatter_block
 
 # Stride-1 convs take the shifted-GEMM path when one image's im2col would
 # hold at least SHIFTED_MIN_COLS values and each of its GEMMs is at least
@@ -53,13 +53,11 @@ SHIFTED_MIN_COLS = 1 << 16
 SHIFTED_MIN_WIDTH = 1024
 
 
-def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
-    """Validate shapes; return (geom, OH, OW)."""
+def conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
+    """Validate shapes; return (geom, OH, OW), geom = (k_h, k_w, s_h, s_w, p_h, p_w)."""
     N, C, H, W = x_shape
     C_out, C_in, kh, kw = w_shape
-    check_weight_matches(x_name, C, w_shape, 1, "(C_out, C_in, k_h, k_w)")
-    sh, sw = check_pair(stride, "stride", 1)
-    ph, pw = check_pair(padding, "padding", 0)
+    (sh, sw), (ph, pw) = check_conv_shapes(x_name, C, w_shape, 1, "(C_out, C_in, k_h, k_w)", stride, padding)
     if min(N, C, H, W) < 1:
         raise ValueError(f"{x_name} must be non-empty, got shape {tuple(x_shape)}")
     OH = (H + 2 * ph - kh) // sh + 1
@@ -73,23 +71,9 @@ def _conv_geometry(x_shape, w_shape, stride, padding, x_name="x"):
 
 
 def _check_conv_args(x, w, stride, padding, x_name="x"):
-    x = as_float_array(x, x_name, ndim=4, shape_doc="(N, C_in, H, W)")
-    w = as_float_array(w, "w", ndim=4, shape_doc="(C_out, C_in, k_h, k_w)")
-    geom, OH, OW = _conv_geometry(x.shape, w.shape, stride, padding, x_name)
-    dtype = common_dtype(x, w)
-    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), geom, OH, OW
-
-
-def _gather_block(a, n0, n1, oh0, oh1):
-    """Rows of a (N, C, OH, OW) array as a (C, rows*OW) matrix."""
-    block = a[n0:n1, :, oh0:oh1, :]  # (n, C, rows, OW)
-    return block.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
-
-
-def _scatter_block(mat, out, n0, n1, oh0, oh1):
-    """Write a (C, n*rows*OW) matrix into out[n0:n1, :, oh0:oh1, :]."""
-    n, C = n1 - n0, out.shape[1]
-    out[n0:n1, :, oh0:oh1, :] = mat.reshape(C, n, oh1 - oh0, out.shape[3]).transpose(1, 0, 2, 3)
+    x, w = conv_operands(x, w, "(C_out, C_in, k_h, k_w)", x_name)
+    geom, OH, OW = conv_geometry(x.shape, w.shape, stride, padding, x_name)
+    return x, w, geom, OH, OW
 
 
 def _forward(x, w, b, geom, OH, OW):
@@ -102,7 +86,7 @@ def _forward(x, w, b, geom, OH, OW):
         if n1 - n0 == 1:  # one image: the GEMM writes straight into y's rows (no temporary)
             np.matmul(w_mat, cols, out=y[n0].reshape(C_out, OH * OW)[:, oh0 * OW : oh1 * OW])
         else:
-            _scatter_block(w_mat @ cols, y, n0, n1, oh0, oh1)  # now the conv is a GEMM
+            scatter_block(w_mat @ cols, y, n0, n1, oh0, oh1)  # now the conv is a GEMM
     if b is not None:
         y += b[None, :, None, None]
     return y
@@ -147,7 +131,7 @@ def _forward_shifted(x, w, b, geom, OH, OW):
     return np.ascontiguousarray(y_wide[:, :, : OH * Wp].reshape(N, C_out, OH, Wp)[:, :, :, :OW])
 
 
-def _takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
+def takes_shifted_path(x_shape, w_shape, geom, OH, OW) -> bool:
     """Stride 1, one image's im2col >= SHIFTED_MIN_COLS values, GEMMs >= SHIFTED_MIN_WIDTH wide."""
     kh, kw, sh, sw, _, pw = geom
     wide = OH * (x_shape[3] + 2 * pw) >= SHIFTED_MIN_WIDTH
@@ -165,7 +149,7 @@ def conv2d(x, w, b=None, stride=1, padding=0) -> np.ndarray:
     x, w, geom, OH, OW = _check_conv_args(x, w, stride, padding)
     b = check_bias(b, w.shape[0])
     x, w, b = promote(x, w, b)
-    if _takes_shifted_path(x.shape, w.shape, geom, OH, OW):
+    if takes_shifted_path(x.shape, w.shape, geom, OH, OW):
         return _forward_shifted(x, w, b, geom, OH, OW)
     return _forward(x, w, b, geom, OH, OW)
 
@@ -212,7 +196,7 @@ def _backward(dy, x, w, geom, OH, OW, need_dx):
     dx = None if data_as_conv or not need_dx else np.zeros_like(x)
     # if we im2col on the forward, we col2im on the backward
     for (n0, n1, oh0, oh1), cols in _column_blocks(x, geom, C_in * kh * kw, N, OH, OW):
-        dy_mat = _gather_block(dy, n0, n1, oh0, oh1)  # (C_out, rows*OW)
+        dy_mat = gather_block(dy, n0, n1, oh0, oh1)  # (C_out, rows*OW)
         dw_mat += dy_mat @ cols.T
         if need_dx and not data_as_conv:
             col2im_block(w_mat.T @ dy_mat, geom, n0, n1, oh0, oh1, OW, dx)

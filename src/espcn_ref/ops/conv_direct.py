@@ -3,7 +3,7 @@ without BLAS.
 
 ESPCN's last layer has only r^2 output channels (9 at r = 3), and so has
 the sub-pixel form of the equivalence module, which runs on :func:`.conv.conv2d`.
-(The network itself runs on the channels-last grid of :mod:`.conv_grid`
+(The network itself runs on the channels-last grid of :mod:`espcn_ref.engine`
 and keeps its GEMMs there.) As GEMMs, the nine taps are
 products of a (C_out, C_in) = (9, 32) matrix with a wide (C_in, columns)
 slice: each GEMM reads the whole input and re-reads and re-writes the whole

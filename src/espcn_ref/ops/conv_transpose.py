@@ -27,20 +27,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, check_bias, check_pair, check_weight_matches, common_dtype, promote
-from .conv import _gather_block, _scatter_block
-from .im2col import col2im_block, im2col_block, row_blocks
+from .._checks import as_float_array, check_bias, check_conv_shapes, check_pair, conv_operands, promote
+from .im2col import col2im_block, gather_block, im2col_block, row_blocks, scatter_block
 
 
 def _check_tconv_args(x, w, stride, padding, output_padding):
     """Validate; return (x, w, geom, OH, OW)."""
-    x = as_float_array(x, "x", ndim=4, shape_doc="(N, C_in, H, W)")
-    w = as_float_array(w, "w", ndim=4, shape_doc="(C_in, C_out, k_h, k_w)")
+    x, w = conv_operands(x, w, "(C_in, C_out, k_h, k_w)")
     N, C, H, W = x.shape
     C_in, C_out, kh, kw = w.shape
-    check_weight_matches("x", C, w.shape, 0, "(C_in, C_out, k_h, k_w), as conv_transpose2d takes it,")
-    sh, sw = check_pair(stride, "stride", 1)
-    ph, pw = check_pair(padding, "padding", 0)
+    (sh, sw), (ph, pw) = check_conv_shapes("x", C, w.shape, 0, "(C_in, C_out, k_h, k_w), as conv_transpose2d takes it,",
+                                           stride, padding)
     oph, opw = check_pair(output_padding, "output_padding", 0)
     if min(x.shape) < 1 or min(w.shape) < 1:
         raise ValueError(f"x and w must be non-empty, got shapes {x.shape} and {w.shape}")
@@ -53,8 +50,7 @@ def _check_tconv_args(x, w, stride, padding, output_padding):
             f"the output would be empty: x of size {H}x{W} with a {kh}x{kw} kernel, "
             f"stride ({sh}, {sw}) and padding ({ph}, {pw}) gives {OH}x{OW}"
         )
-    dtype = common_dtype(x, w)
-    return x.astype(dtype, copy=False), w.astype(dtype, copy=False), (kh, kw, sh, sw, ph, pw), OH, OW
+    return x, w, (kh, kw, sh, sw, ph, pw), OH, OW
 
 
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0) -> np.ndarray:
@@ -72,7 +68,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0) -> np.
     w_mat_t = w.reshape(C_in, C_out * kh * kw).T  # (C_out*kh*kw, C_in)
     y = np.zeros((N, C_out, OH, OW), dtype=x.dtype)
     for n0, n1, h0, h1 in row_blocks(N, H, C_out * kh * kw * W * x.itemsize):
-        stamps = w_mat_t @ _gather_block(x, n0, n1, h0, h1)  # (C_out*kh*kw, rows*W)
+        stamps = w_mat_t @ gather_block(x, n0, n1, h0, h1)  # (C_out*kh*kw, rows*W)
         col2im_block(stamps, geom, n0, n1, h0, h1, W, y)  # scatter-add the stamps
     if b is not None:
         y += b[None, :, None, None]
@@ -98,8 +94,8 @@ def conv_transpose2d_backward(dy, x, w, stride=1, padding=0, output_padding=0):
     for n0, n1, h0, h1 in row_blocks(N, H, C_out * kh * kw * W * x.itemsize):
         cols = np.empty((C_out * kh * kw, (n1 - n0) * (h1 - h0) * W), dtype=x.dtype)
         im2col_block(dy, geom, n0, n1, h0, h1, W, cols)  # gather what each x pixel stamped
-        _scatter_block(w_mat @ cols, dx, n0, n1, h0, h1)  # dx is a strided conv2d of dy
-        dw_mat += _gather_block(x, n0, n1, h0, h1) @ cols.T
+        scatter_block(w_mat @ cols, dx, n0, n1, h0, h1)  # dx is a strided conv2d of dy
+        dw_mat += gather_block(x, n0, n1, h0, h1) @ cols.T
     return dx, dw_mat.reshape(w.shape), dy.sum(axis=(0, 2, 3))
 
 

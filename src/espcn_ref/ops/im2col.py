@@ -31,6 +31,18 @@ from numba import njit, prange
 BLOCK_BYTES = 32 * 2**20
 
 
+def gather_block(a, n0, n1, oh0, oh1):
+    """Rows oh0..oh1 of images n0..n1 of a (N, C, OH, OW) array as a (C, rows*OW) matrix."""
+    block = a[n0:n1, :, oh0:oh1, :]  # (n, C, rows, OW)
+    return block.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
+
+
+def scatter_block(mat, out, n0, n1, oh0, oh1):
+    """Write a (C, n*rows*OW) matrix into out[n0:n1, :, oh0:oh1, :] (the inverse of :func:`gather_block`)."""
+    n, C = n1 - n0, out.shape[1]
+    out[n0:n1, :, oh0:oh1, :] = mat.reshape(C, n, oh1 - oh0, out.shape[3]).transpose(1, 0, 2, 3)
+
+
 @njit(cache=True)
 def _valid_range(a, pad, stride, lo_out, hi_out, size):
     """Outputs o in [lo, hi), within [lo_out, hi_out), whose input o*stride - pad + a is in [0, size)."""

@@ -52,15 +52,18 @@ ORDERS = ("crd", "dcr", "dcr_t")
 _ORDER_CODE = {name: code for code, name in enumerate(ORDERS)}
 
 
-def _check_order(order) -> int:
+def order_code(order) -> int:
+    """The compiled kernels' code of a channel order (0 crd, 1 dcr, 2 dcr_t); a one-line error for any other."""
     if not isinstance(order, str) or order not in _ORDER_CODE:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     return _ORDER_CODE[order]
 
 
 @njit(cache=True)
-def _channel(c, i, j, C, r, code):
-    """Input channel that feeds output channel c at sub-pixel phase (i, j)."""
+def shuffle_channel(c, i, j, C, r, code):
+    """Input channel k that feeds output channel c at sub-pixel phase (i, j),
+    eq. (4), for the order of ``code`` (:func:`order_code`). The one definition:
+    every shuffle kernel here and in the engine calls it; compiled."""
     if code == 0:  # crd
         return c * r * r + i * r + j
     if code == 1:  # dcr: eq. (4) with x = column
@@ -70,7 +73,7 @@ def _channel(c, i, j, C, r, code):
 
 def channel_index(c: int, i: int, j: int, C: int, r: int, order: str = "crd") -> int:
     """Input channel of output channel ``c`` at row phase ``i``, column phase ``j``."""
-    return int(_channel(c, i, j, C, r, _check_order(order)))
+    return int(shuffle_channel(c, i, j, C, r, order_code(order)))
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -81,7 +84,7 @@ def _shuffle_kernel(x, r, code, out):  # x: (N, C*r*r, H, W), out: (N, C, H*r, W
         n, c, h = row // (C * Hr), row // Hr % C, row % Hr
         i, hl = h % r, h // r  # row phase, LR row: one division per row, none per pixel
         for b in range(r):  # column phase b reads channel k, writes every r-th pixel
-            k = _channel(c, i, b, C, r, code)
+            k = shuffle_channel(c, i, b, C, r, code)
             for j in range(W):
                 out[n, c, h, j * r + b] = x[n, k, hl, j]
 
@@ -94,7 +97,7 @@ def _unshuffle_kernel(y, r, code, out):  # y: (N, C, H*r, W*r), out: (N, C*r*r, 
         n, c, h = row // (C * Hr), row // Hr % C, row % Hr
         i, hl = h % r, h // r
         for b in range(r):
-            k = _channel(c, i, b, C, r, code)
+            k = shuffle_channel(c, i, b, C, r, code)
             for j in range(W):
                 out[n, k, hl, j] = y[n, c, h, j * r + b]
 
@@ -132,7 +135,7 @@ def pixel_shuffle(x, r: int, order: str = "crd") -> np.ndarray:
         ``"dcr_t"`` (eq. (4) with x read as the row); see the module doc.
     Returns y: (N, C, r*H, r*W), same dtype as x.
     """
-    code = _check_order(order)
+    code = order_code(order)
     x, r = _check_shuffle_input(x, r)
     N, Cr2, H, W = x.shape
     out = np.empty((N, Cr2 // (r * r), H * r, W * r), dtype=x.dtype)
@@ -147,7 +150,7 @@ def pixel_unshuffle(y, r: int, order: str = "crd") -> np.ndarray:
     y: (N, C, r*H, r*W) float32 or float64; H*r and W*r divisible by r.
     Returns x: (N, C*r^2, H, W) with ``pixel_shuffle(x, r, order) == y``.
     """
-    code = _check_order(order)
+    code = order_code(order)
     y, r = _check_unshuffle_input(y, r)
     N, C, Hr, Wr = y.shape
     out = np.empty((N, C * r * r, Hr // r, Wr // r), dtype=y.dtype)
@@ -179,7 +182,7 @@ def _split_axes(order):
 
 def pixel_shuffle_reshape(x, r: int, order: str = "crd") -> np.ndarray:
     """PS as reshape + transpose (no index arithmetic). x: (N, C*r^2, H, W)."""
-    _check_order(order)
+    order_code(order)
     x, r = _check_shuffle_input(x, r)
     N, Cr2, H, W = x.shape
     C = Cr2 // (r * r)
@@ -190,7 +193,7 @@ def pixel_shuffle_reshape(x, r: int, order: str = "crd") -> np.ndarray:
 
 def pixel_unshuffle_reshape(y, r: int, order: str = "crd") -> np.ndarray:
     """PS^-1 as reshape + transpose. y: (N, C, r*H, r*W) -> (N, C*r^2, H, W)."""
-    _check_order(order)
+    order_code(order)
     y, r = _check_unshuffle_input(y, r)
     N, C, Hr, Wr = y.shape
     H, W = Hr // r, Wr // r
@@ -204,7 +207,7 @@ def pixel_unshuffle_reshape(y, r: int, order: str = "crd") -> np.ndarray:
 
 def pixel_shuffle_reference(x, r: int, order: str = "crd") -> np.ndarray:
     """PS written as eq. (4) with plain Python loops over output pixels (slow)."""
-    code = _check_order(order)
+    code = order_code(order)
     x, r = _check_shuffle_input(x, r)
     N, Cr2, H, W = x.shape
     C = Cr2 // (r * r)
@@ -230,12 +233,12 @@ def shuffle_permutation(C: int, r: int, src: str = "crd", dst: str = "dcr") -> n
     """
     C = check_int(C, "C", 1)
     r = check_int(r, "r", 1)
-    s, d = _check_order(src), _check_order(dst)
+    s, d = order_code(src), order_code(dst)
     p = np.empty(C * r * r, dtype=np.int64)
     for c in range(C):
         for i in range(r):
             for j in range(r):
-                p[_channel(c, i, j, C, r, d)] = _channel(c, i, j, C, r, s)
+                p[shuffle_channel(c, i, j, C, r, d)] = shuffle_channel(c, i, j, C, r, s)
     return p
 
 

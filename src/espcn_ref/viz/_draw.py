@@ -7,7 +7,7 @@ from matplotlib.colors import ListedColormap, Normalize
 
 
 
-def _category_cmap(n: int) -> ListedColormap:
+def category_cmap(n: int) -> ListedColormap:
     """n distinct colours: tab10 / tab20, else evenly spaced on 'turbo'."""
     from matplotlib import colormaps
 
@@ -18,7 +18,7 @@ def _category_cmap(n: int) -> ListedColormap:
     return ListedColormap(colormaps["turbo"](np.linspace(0.05, 0.95, n)))
 
 
-def _grid(ax, values, labels=None, fontsize=8, **imshow):
+def grid(ax, values, labels=None, fontsize=8, **imshow):
     """imshow ``values`` (h, w) as cells with thin white borders and optional text."""
     im = ax.imshow(values, interpolation="nearest", **imshow)
     h, w = np.shape(values)
@@ -35,11 +35,11 @@ def _grid(ax, values, labels=None, fontsize=8, **imshow):
     return im
 
 
-def _fmt(v) -> str:
+def fmt(v) -> str:
     return f"{v:.2f}".replace("-0.00", "0.00")
 
 
-def _symmetric(a) -> Normalize:
+def symmetric(a) -> Normalize:
     """A colour scale centred on 0, from -max|a| to max|a|."""
     m = float(np.nanmax(np.abs(a))) or 1.0
     return Normalize(-m, m)

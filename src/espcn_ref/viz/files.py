@@ -67,11 +67,12 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
     choice), else the scikit-image photos. The training curves come from a
     run trained here for ``train_seconds`` (``progress``: show its bar). Figs.
     3 and 4 show the shipped x3 model when it is installed
-    (``espcn_ref.model.pretrained_path(3)``), else that run's network; Fig. 5
+    (``espcn_ref.registry.pretrained_path(3)``), else that run's network; Fig. 5
     shows both. quick: 2 epochs on three 120x120 crops and small test images,
     a few seconds in all (for the tests).
     """
-    from ..model import load_model, pretrained, pretrained_path
+    from ..model import load_model
+    from ..registry import pretrained, pretrained_path
     from ..train import TrainConfig, train
 
     out = Path(out_dir)

@@ -14,7 +14,7 @@ from ..data import (
     rgb_to_y_fullrange,
     rgb_to_y_uint8,
 )
-from ..evaluate import upscale_y
+from ..upscale import upscale_y
 from ..metrics import psnr, to_uint8
 
 

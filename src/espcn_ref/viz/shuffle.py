@@ -7,7 +7,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from ..ops.shuffle import pixel_shuffle, shuffle_matrix, shuffle_permutation
-from ._draw import _category_cmap, _grid
+from ._draw import category_cmap, grid
 
 
 def plot_shuffle(C: int = 2, r: int = 2, order: str = "crd", H: int = 2, W: int = 2) -> Figure:
@@ -29,19 +29,19 @@ def plot_shuffle(C: int = 2, r: int = 2, order: str = "crd", H: int = 2, W: int 
     hw = np.broadcast_to(np.arange(H * W, dtype=np.float64).reshape(1, 1, H, W), (1, n, H, W))
     pos = pixel_shuffle(hw, r, order)[0].astype(int)  # (C, rH, rW): source LR position h W + w
     letter = [chr(ord("a") + p) if H * W <= 26 else str(p) for p in range(H * W)]
-    cmap, norm = _category_cmap(n), Normalize(-0.5, n - 0.5)
+    cmap, norm = category_cmap(n), Normalize(-0.5, n - 0.5)
     cell = 0.42
     fig = Figure(figsize=(cell * (r * r * W + r * W) + 1.5, cell * C * r * H + 0.9), layout="constrained")
     gs = fig.add_gridspec(C, r * r + 1, width_ratios=[W] * (r * r) + [r * W + 1])
     for k in range(n):
         ax = fig.add_subplot(gs[k // (r * r), k % (r * r)])
         labels = [[f"{k}{letter[h * W + w]}" for w in range(W)] for h in range(H)]
-        _grid(ax, np.full((H, W), float(k)), labels, cmap=cmap, norm=norm)
+        grid(ax, np.full((H, W), float(k)), labels, cmap=cmap, norm=norm)
         ax.set_title(f"k={k}", fontsize=8)
     for c in range(C):
         ax = fig.add_subplot(gs[c, -1])
         labels = [[f"{int(src[c, a, b])}{letter[pos[c, a, b]]}" for b in range(r * W)] for a in range(r * H)]
-        _grid(ax, src[c], labels, cmap=cmap, norm=norm)
+        grid(ax, src[c], labels, cmap=cmap, norm=norm)
         ax.set_title(f"output channel c={c}", fontsize=9)
     fig.suptitle(f"PS, eq. (4), order '{order}': (1, {n}, {H}, {W}) -> (1, {C}, {r * H}, {r * W})", fontsize=10)
     return fig

@@ -10,10 +10,10 @@ from matplotlib.figure import Figure
 
 from ..data import imresize, modcrop
 from ..equivalence import subpixel_to_transposed
-from ..evaluate import upscale_image
+from ..upscale import upscale_image
 from ..metrics import to_uint8
 from ..ops.shuffle import channel_index
-from ._draw import _symmetric
+from ._draw import symmetric
 
 
 def read_log(log_csv_path) -> dict:
@@ -60,7 +60,7 @@ def plot_first_layer_filters(model, ncols: int = 8) -> Figure:
     fig = Figure(figsize=(0.8 * ncols, 0.8 * nrows + 0.4), layout="constrained")
     for k in range(n):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        ax.imshow(w[k, 0], cmap="gray", norm=_symmetric(w[k, 0]), interpolation="nearest")
+        ax.imshow(w[k, 0], cmap="gray", norm=symmetric(w[k, 0]), interpolation="nearest")
         ax.set_axis_off()
     fig.suptitle(f"Fig. 3: first-layer filters, {n} of {w.shape[2]}×{w.shape[3]}", fontsize=10)
     return fig
@@ -99,13 +99,13 @@ def plot_last_layer_filters(model, channels=None, n_show: int = 4) -> Figure:
     fig = Figure(figsize=(2.2 * len(channels), 4.6), layout="constrained")
     for n, c in enumerate(channels):  # top row: before the shuffle
         ax = fig.add_subplot(2, len(channels), n + 1)
-        ax.imshow(last_layer_mosaic(w, int(c), r, order), cmap="gray", norm=_symmetric(w[:, c]),
+        ax.imshow(last_layer_mosaic(w, int(c), r, order), cmap="gray", norm=symmetric(w[:, c]),
                   interpolation="nearest")
         ax.set_title(f"input map {int(c)}: {r * r} filters", fontsize=8)
         ax.set_axis_off()
     for n, c in enumerate(channels):  # bottom row: after, on the same grey scale
         ax = fig.add_subplot(2, len(channels), len(channels) + n + 1)
-        ax.imshow(w_t[c, 0], cmap="gray", norm=_symmetric(w[:, c]), interpolation="nearest")
+        ax.imshow(w_t[c, 0], cmap="gray", norm=symmetric(w[:, c]), interpolation="nearest")
         ax.set_title(f"after PS: {w_t.shape[2]}×{w_t.shape[3]}", fontsize=8)
         ax.set_axis_off()
     fig.suptitle("Fig. 4: last layer, before (top) and after (bottom) the periodic shuffle", fontsize=10)

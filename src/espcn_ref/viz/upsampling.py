@@ -20,7 +20,7 @@ from ..equivalence import (
     zero_insert,
 )
 from ..ops.shuffle import channel_index
-from ._draw import _category_cmap, _fmt, _grid, _symmetric
+from ._draw import category_cmap, fmt, grid, symmetric
 
 
 def plot_zero_insertion(H: int = 4, W: int = 4, r: int = 2, k_s: int = 4, padding: int = 1) -> Figure:
@@ -35,15 +35,15 @@ def plot_zero_insertion(H: int = 4, W: int = 4, r: int = 2, k_s: int = 4, paddin
     x = np.arange(1, H * W + 1, dtype=np.float64).reshape(1, 1, H, W)
     z = zero_insert(x, r, border=k_s - 1 - padding)[0, 0]  # ((H-1)r + 1 + 2(k_s-1-p), ...)
     out = z.shape[0] - k_s + 1
-    cmap = ListedColormap(_category_cmap(H * W).colors).with_extremes(under="#e8e8e8")  # zeros: grey
+    cmap = ListedColormap(category_cmap(H * W).colors).with_extremes(under="#e8e8e8")  # zeros: grey
     norm = Normalize(0.5, H * W + 0.5)
     fig = Figure(figsize=(3 + 0.32 * z.shape[1], 0.5 + 0.32 * z.shape[0]), layout="constrained")
     gs = fig.add_gridspec(1, 2, width_ratios=[W, z.shape[1]])
     ax = fig.add_subplot(gs[0])
-    _grid(ax, x[0, 0], x[0, 0].astype(int), cmap=cmap, norm=norm)
+    grid(ax, x[0, 0], x[0, 0].astype(int), cmap=cmap, norm=norm)
     ax.set_title(f"LR x: {H}×{W}", fontsize=9)
     ax = fig.add_subplot(gs[1])
-    _grid(ax, z, np.where(z > 0, z.astype(int).astype(str), "0"), fontsize=7, cmap=cmap, norm=norm)
+    grid(ax, z, np.where(z > 0, z.astype(int).astype(str), "0"), fontsize=7, cmap=cmap, norm=norm)
     o = max(0, min(r, out - 2))  # two neighbouring output pixels away from the border
     for col, colour, style in ((o, "black", "--"), (o + 1, "crimson", "-")):
         ax.add_patch(Rectangle((col - 0.5, o - 0.5), k_s, k_s, fill=False, lw=2.2, ec=colour, ls=style))
@@ -67,7 +67,7 @@ def plot_activation_patterns(k_s: int = 4, r: int = 2, padding: int = 1) -> Figu
         for j in range(r):
             ax = fig.add_subplot(r, r, i * r + j + 1)
             labels = np.where(mask[i, j], "w", "") if k_s <= 8 else None
-            _grid(ax, mask[i, j].astype(float), labels, cmap=cmap, vmin=0, vmax=1)
+            grid(ax, mask[i, j].astype(float), labels, cmap=cmap, vmin=0, vmax=1)
             ax.set_title(f"phase ({i},{j}): {int(mask[i, j].sum())} taps", fontsize=8)
     fig.suptitle(f"k_s={k_s}, r={r}, p={padding}: {r * r} patterns, "
                  f"at most ⌈k_s/r⌉² = {math.ceil(k_s / r) ** 2} taps each", fontsize=10)
@@ -91,12 +91,12 @@ def plot_subpixel_kernels(w_t, r: int, padding: int = 0, order: str = "crd") -> 
     tap_id = np.arange(k_s * k_s, dtype=np.float64).reshape(1, 1, k_s, k_s)  # label every tap
     moved = transposed_to_subpixel(tap_id, r, padding, order)[0]  # (r^2, 1, m, m): which tap went where
     m = k_s // r
-    colours = _category_cmap(r * r).colors
-    norm = _symmetric(w_t[0, 0])
+    colours = category_cmap(r * r).colors
+    norm = symmetric(w_t[0, 0])
     fig = Figure(figsize=(3.2 + 0.5 * k_s + 1.3 * r, 0.6 + max(0.5 * k_s, 1.3 * r)), layout="constrained")
     gs = fig.add_gridspec(r, r + 1, width_ratios=[r * 1.2] + [1] * r)
     big = fig.add_subplot(gs[:, 0])
-    _grid(big, w_t[0, 0], np.vectorize(_fmt)(w_t[0, 0]), fontsize=7, cmap="RdBu_r", norm=norm)
+    grid(big, w_t[0, 0], np.vectorize(fmt)(w_t[0, 0]), fontsize=7, cmap="RdBu_r", norm=norm)
     big.set_title(f"transposed-conv kernel {k_s}×{k_s}\n(stride {r}, padding {padding})", fontsize=9)
     for i in range(r):
         for j in range(r):
@@ -106,7 +106,7 @@ def plot_subpixel_kernels(w_t, r: int, padding: int = 0, order: str = "crd") -> 
                 frame = Rectangle((t % k_s - 0.45, t // k_s - 0.45), 0.9, 0.9, fill=False, ec=colour, lw=2.5)
                 big.add_patch(frame)  # tap t = a k_s + b of the big kernel moves to channel k
             ax = fig.add_subplot(gs[i, j + 1])
-            _grid(ax, w_s[k, 0], np.vectorize(_fmt)(w_s[k, 0]), fontsize=7, cmap="RdBu_r", norm=norm)
+            grid(ax, w_s[k, 0], np.vectorize(fmt)(w_s[k, 0]), fontsize=7, cmap="RdBu_r", norm=norm)
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(3)

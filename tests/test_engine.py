@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import assert_close
-from espcn_ref.ops import conv_grid as cg
+from espcn_ref.engine import conv as econv, grid as egrid, head, taps
 from espcn_ref.ops.activations import tanh_reference
 from espcn_ref.ops.blas import GEMM_ADDRESSES, gemm, gemm_kernel, rows_independent_of_position
 from espcn_ref.ops.conv import conv2d_backward_reference, conv2d_reference
-from espcn_ref.ops.conv_grid import Grid
+from espcn_ref.engine.grid import Grid
 from espcn_ref.ops.loss import mse_loss_reference
 from espcn_ref.ops.shuffle import pixel_shuffle_reference
 
@@ -110,9 +110,9 @@ def grid_case(draw, max_c=3, kernels=(1, 3, 5)):
 @given(grid_case())
 def test_grid_round_trip_and_zero_padding(case):
     grid, x, _, _ = case
-    g = cg.to_grid(x, grid)
+    g = egrid.to_grid(x, grid)
     assert g.shape == (grid.length, x.shape[1])
-    np.testing.assert_array_equal(cg.from_grid(g, grid), x)
+    np.testing.assert_array_equal(egrid.from_grid(g, grid), x)
     assert np.abs(g).sum() == pytest.approx(np.abs(x).sum())  # everything else is zero padding
 
 
@@ -137,11 +137,11 @@ def test_conv_grid_matches_the_conv2d_spec(case):
     """With the real chunk size and with chunks of 7 rows, so that chunk
     boundaries fall inside images and inside the taps' reach."""
     grid, x, w, g = case
-    for rows in (cg.CHUNK_ROWS, 7):
+    for rows in (egrid.CHUNK_ROWS, 7):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(cg, "CHUNK_ROWS", rows)
-            y = cg.conv_grid(cg.to_grid(x, grid), w, grid)
-        assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, None, 1, w.shape[2] // 2), what="conv_grid")
+            mp.setattr(egrid, "CHUNK_ROWS", rows)
+            y = econv.conv_grid(egrid.to_grid(x, grid), w, grid)
+        assert_close(egrid.from_grid(y, grid), conv2d_reference(x, w, None, 1, w.shape[2] // 2), what="conv_grid")
         assert not y[: grid.front].any() and not y[grid.length - grid.front :].any()
 
 
@@ -153,14 +153,14 @@ def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
     k = w.shape[2]
     dy = g.standard_normal((x.shape[0], w.shape[0], x.shape[2], x.shape[3]))
     want = conv2d_backward_reference(dy, x, w, 1, k // 2)
-    for rows, stack_rows in ((cg.CHUNK_ROWS, cg.STACK_CHUNK_ROWS), (7, 7), (cg.CHUNK_ROWS, 5)):
+    for rows, stack_rows in ((egrid.CHUNK_ROWS, econv.STACK_CHUNK_ROWS), (7, 7), (egrid.CHUNK_ROWS, 5)):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(cg, "CHUNK_ROWS", rows)
-            mp.setattr(cg, "STACK_CHUNK_ROWS", stack_rows)
-            mp.setattr(cg, "STACK_BELOW", stack_below)
-            dx, dw, db = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid)
-            no_dx = cg.conv_grid_backward(cg.to_grid(dy, grid), cg.to_grid(x, grid), w, grid, need_dx=False)
-        assert_close(cg.from_grid(dx, grid), want[0], what="dx")
+            mp.setattr(egrid, "CHUNK_ROWS", rows)
+            mp.setattr(econv, "STACK_CHUNK_ROWS", stack_rows)
+            mp.setattr(econv, "STACK_BELOW", stack_below)
+            dx, dw, db = econv.conv_grid_backward(egrid.to_grid(dy, grid), egrid.to_grid(x, grid), w, grid)
+            no_dx = econv.conv_grid_backward(egrid.to_grid(dy, grid), egrid.to_grid(x, grid), w, grid, need_dx=False)
+        assert_close(egrid.from_grid(dx, grid), want[0], what="dx")
         assert_close(dw, want[1], what="dw")
         assert_close(db, want[2], what="db")
         assert no_dx[0] is None
@@ -170,15 +170,15 @@ def test_conv_grid_backward_matches_the_conv2d_spec(stack_below, case):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bias_gradient_is_numpys_column_sum_to_the_bit(dtype):
     dy = np.random.default_rng(3).standard_normal((2700, 32)).astype(dtype)
-    assert np.array_equal(cg._column_sums(dy), dy.sum(axis=0))
+    assert np.array_equal(econv.column_sums(dy), dy.sum(axis=0))
 
 
 def test_bias_gradient_of_one_column_is_close():
     """NumPy sums a single column pairwise, so only closeness holds there; and a strided dy works."""
     dy = np.random.default_rng(4).standard_normal((5000, 3)).astype(np.float32)
-    assert_close(cg._column_sums(dy[:, 1:2]), dy[:, 1:2].sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4,
+    assert_close(econv.column_sums(dy[:, 1:2]), dy[:, 1:2].sum(axis=0, dtype=np.float64), rtol=1e-5, atol=1e-4,
                  what="one column")
-    assert np.array_equal(cg._column_sums(dy[::2, ::2]), dy[::2, ::2].sum(axis=0))
+    assert np.array_equal(econv.column_sums(dy[::2, ::2]), dy[::2, ::2].sum(axis=0))
 
 
 @pytest.mark.parametrize("lo, rows", [(0, 40), (5, 20), (30, 27)])
@@ -187,8 +187,8 @@ def test_shift_stack_matches_its_reference(lo, rows):
     dy = np.random.default_rng(6).standard_normal((57, 4)).astype(np.float32)
     shifts = np.array([-7, -6, -1, 0, 1, 6, 7], dtype=np.int64)
     out = np.full((rows, len(shifts) * 4), np.nan, np.float32)
-    cg._shift_stack(dy, shifts, lo, out)
-    assert np.array_equal(out, cg.shift_stack_reference(dy, list(shifts), lo, rows))
+    econv.shift_stack(dy, shifts, lo, out)
+    assert np.array_equal(out, econv.shift_stack_reference(dy, list(shifts), lo, rows))
 
 
 def test_backward_needs_zero_padding_in_dy():
@@ -197,10 +197,10 @@ def test_backward_needs_zero_padding_in_dy():
     grid = Grid(1, 3, 3, 1)
     g = np.random.default_rng(0)
     x, w = g.standard_normal((1, 2, 3, 3)), g.standard_normal((2, 2, 3, 3))
-    dyg = cg.to_grid(g.standard_normal((1, 2, 3, 3)), grid)
-    clean = cg.conv_grid_backward(dyg, cg.to_grid(x, grid), w, grid)[1]
+    dyg = egrid.to_grid(g.standard_normal((1, 2, 3, 3)), grid)
+    clean = econv.conv_grid_backward(dyg, egrid.to_grid(x, grid), w, grid)[1]
     grid.body(dyg)[0, 3, 0, :] = 1.0  # a padding row
-    dirty = cg.conv_grid_backward(dyg, cg.to_grid(x, grid), w, grid)[1]
+    dirty = econv.conv_grid_backward(dyg, egrid.to_grid(x, grid), w, grid)[1]
     assert np.abs(dirty - clean).max() > 1e-3
 
 
@@ -208,7 +208,7 @@ def test_backward_needs_zero_padding_in_dy():
 def test_im2col_grid_matches_reference(case):
     grid, x, w, _ = case
     for k in (1, 3, w.shape[2]):
-        np.testing.assert_array_equal(cg.im2col_grid(x, k, grid), cg.im2col_grid_reference(x, k, grid))
+        np.testing.assert_array_equal(taps.im2col_grid(x, k, grid), taps.im2col_grid_reference(x, k, grid))
 
 
 def test_im2col_grid_then_1x1_is_the_kxk_conv():
@@ -216,8 +216,8 @@ def test_im2col_grid_then_1x1_is_the_kxk_conv():
     g = np.random.default_rng(3)
     x, w = g.standard_normal((2, 1, 6, 5)), g.standard_normal((4, 1, 5, 5))
     grid = Grid(2, 6, 5, 1)
-    y = cg.conv_grid(cg.im2col_grid(x, 5, grid), w.reshape(4, 25, 1, 1), grid)
-    assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, None, 1, 2), what="im2col + 1x1")
+    y = econv.conv_grid(taps.im2col_grid(x, 5, grid), w.reshape(4, 25, 1, 1), grid)
+    assert_close(egrid.from_grid(y, grid), conv2d_reference(x, w, None, 1, 2), what="im2col + 1x1")
 
 
 # --- bias + activation --------------------------------------------------------------
@@ -230,8 +230,8 @@ def test_act_grid_matches_reference(activation, dtype):
     g = np.random.default_rng(4)
     z = g.standard_normal((grid.length, 3)).astype(dtype) * 3  # junk on the padding rows
     z[: grid.front] = z[grid.length - grid.front :] = 0  # margins are zero (conv_grid's output)
-    want = cg.act_grid_reference(z, activation, grid)
-    got = cg.act_grid(z.copy(), activation, grid)
+    want = egrid.act_grid_reference(z, activation, grid)
+    got = egrid.act_grid(z.copy(), activation, grid)
     tol = 4e-7 if dtype == np.float32 else 1e-15
     assert_close(got, want, rtol=0, atol=tol, what=activation)
     body = grid.body(got)
@@ -242,11 +242,11 @@ def test_conv_grid_adds_the_bias():
     g = np.random.default_rng(7)
     x, w, b = g.standard_normal((2, 3, 4, 5)), g.standard_normal((2, 3, 3, 3)), g.standard_normal(2)
     grid = Grid(2, 4, 5, 1)
-    for rows in (cg.CHUNK_ROWS, 7):
+    for rows in (egrid.CHUNK_ROWS, 7):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(cg, "CHUNK_ROWS", rows)
-            y = cg.conv_grid(cg.to_grid(x, grid), w, grid, b)
-        assert_close(cg.from_grid(y, grid), conv2d_reference(x, w, b, 1, 1), what="conv + bias")
+            mp.setattr(egrid, "CHUNK_ROWS", rows)
+            y = econv.conv_grid(egrid.to_grid(x, grid), w, grid, b)
+        assert_close(egrid.from_grid(y, grid), conv2d_reference(x, w, b, 1, 1), what="conv + bias")
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
@@ -255,16 +255,16 @@ def test_act_backward_grid_matches_reference(activation):
     g = np.random.default_rng(5)
     z = g.standard_normal((grid.length, 2))
     z[: grid.front] = z[grid.length - grid.front :] = 0
-    act = cg.act_grid(z, activation, grid)
+    act = egrid.act_grid(z, activation, grid)
     dh = g.standard_normal((grid.length, 2))
-    assert_close(cg.act_backward_grid(dh, act, activation, grid),
-                 cg.act_backward_grid_reference(dh, act, activation, grid), what=f"{activation} backward")
+    assert_close(egrid.act_backward_grid(dh, act, activation, grid),
+                 egrid.act_backward_grid_reference(dh, act, activation, grid), what=f"{activation} backward")
 
 
 def test_act_grid_reference_is_the_activation():
     grid = Grid(1, 2, 2, 1)
-    z = cg.to_grid(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]]), grid)
-    out = cg.from_grid(cg.act_grid_reference(z, "tanh", grid), grid)
+    z = egrid.to_grid(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]]), grid)
+    out = egrid.from_grid(egrid.act_grid_reference(z, "tanh", grid), grid)
     assert_close(out, tanh_reference(np.array([[[[-0.75, 0.75], [2.25, -2.75]]]])), what="tanh")
 
 
@@ -293,21 +293,21 @@ def test_conv_grid_rejects_bad_input(g_shape, w_shape, dtype, match):
     grid = Grid(1, 3, 3, 1)
     g = np.zeros(g_shape or (grid.length, 2))
     with pytest.raises((ValueError, TypeError), match=match):
-        cg.conv_grid(g, np.zeros(w_shape, dtype), grid)
+        econv.conv_grid(g, np.zeros(w_shape, dtype), grid)
     with pytest.raises((ValueError, TypeError), match=match):
-        cg.conv_grid_backward(np.zeros((grid.length, 3)), g, np.zeros(w_shape, dtype), grid)
+        econv.conv_grid_backward(np.zeros((grid.length, 3)), g, np.zeros(w_shape, dtype), grid)
 
 
 def test_grid_functions_reject_arrays_of_another_grid():
     """A batch or grid of the wrong size is refused, not read out of bounds."""
     grid = Grid(2, 4, 5, 1)
     other = np.zeros((2, 1, 5, 4))  # H and W swapped
-    for fn in (lambda: cg.to_grid(other, grid), lambda: cg.im2col_grid(other, 3, grid)):
+    for fn in (lambda: egrid.to_grid(other, grid), lambda: taps.im2col_grid(other, 3, grid)):
         with pytest.raises(ValueError, match=r"\(N, C, H, W\) = \(2, C, 4, 5\)"):
             fn()
     short = np.zeros((grid.length - 1, 2))
-    for fn in (lambda: cg.from_grid(short, grid), lambda: cg.act_grid(short, "tanh", grid),
-               lambda: cg.act_backward_grid(short, short, "tanh", grid)):
+    for fn in (lambda: egrid.from_grid(short, grid), lambda: egrid.act_grid(short, "tanh", grid),
+               lambda: egrid.act_backward_grid(short, short, "tanh", grid)):
         with pytest.raises(ValueError, match=f"length={grid.length}"):
             fn()
 
@@ -331,19 +331,19 @@ def shuffle_case(draw):
 @given(shuffle_case())
 def test_shuffle_from_grid_is_pixel_shuffle_of_from_grid(case):
     grid, z, _, r, order = case
-    want = pixel_shuffle_reference(cg.from_grid(z, grid), r, order)
-    np.testing.assert_array_equal(cg.shuffle_from_grid(z, r, order, grid), want)
+    want = pixel_shuffle_reference(egrid.from_grid(z, grid), r, order)
+    np.testing.assert_array_equal(head.shuffle_from_grid(z, r, order, grid), want)
 
 
 @given(shuffle_case())
 def test_shuffle_mse_grid_equals_the_composition(case):
     """One pass gives the very numbers of PS, mse_loss, its backward, PS^-1 and to_grid."""
     grid, z, t, r, order = case
-    loss, dz = cg.shuffle_mse_grid(z, t, r, order, grid)
-    want_loss, want_dz = cg.shuffle_mse_grid_reference(z, t, r, order, grid)
+    loss, dz = head.shuffle_mse_grid(z, t, r, order, grid)
+    want_loss, want_dz = head.shuffle_mse_grid_reference(z, t, r, order, grid)
     assert loss == want_loss and dz.dtype == z.dtype
     np.testing.assert_array_equal(dz, want_dz)  # zero off the pixels, like to_grid's
-    y = pixel_shuffle_reference(cg.from_grid(z, grid), r, order)
+    y = pixel_shuffle_reference(egrid.from_grid(z, grid), r, order)
     assert loss == pytest.approx(mse_loss_reference(y, t), rel=1e-12)
 
 
@@ -352,7 +352,7 @@ def test_shuffle_mse_grid_known_values():
     grid = Grid(1, 1, 1, 1)
     z = np.zeros((grid.length, 4))
     z[grid.front] = [1, 2, 3, 4]
-    loss, dz = cg.shuffle_mse_grid(z, np.zeros((1, 1, 2, 2)), 2, "crd", grid)
+    loss, dz = head.shuffle_mse_grid(z, np.zeros((1, 1, 2, 2)), 2, "crd", grid)
     assert loss == 7.5
     np.testing.assert_array_equal(dz[grid.front], [0.5, 1.0, 1.5, 2.0])
     assert np.count_nonzero(dz) == 4
@@ -361,10 +361,10 @@ def test_shuffle_mse_grid_known_values():
 def test_shuffle_off_the_grid_rejects_bad_input():
     grid = Grid(1, 2, 2, 1)
     with pytest.raises(ValueError, match="C r\\^2 channels"):
-        cg.shuffle_from_grid(np.zeros((grid.length, 5)), 2, "crd", grid)
+        head.shuffle_from_grid(np.zeros((grid.length, 5)), 2, "crd", grid)
     with pytest.raises(ValueError, match="order"):
-        cg.shuffle_from_grid(np.zeros((grid.length, 4)), 2, "rcd", grid)
+        head.shuffle_from_grid(np.zeros((grid.length, 4)), 2, "rcd", grid)
     with pytest.raises(ValueError, match=r"prediction's shape \(N, C, rH, rW\) = \(1, 1, 4, 4\)"):
-        cg.shuffle_mse_grid(np.zeros((grid.length, 4)), np.zeros((1, 1, 4, 3)), 2, "crd", grid)
+        head.shuffle_mse_grid(np.zeros((grid.length, 4)), np.zeros((1, 1, 4, 3)), 2, "crd", grid)
     with pytest.raises(ValueError, match=f"length={grid.length}"):
-        cg.shuffle_mse_grid(np.zeros((grid.length + 1, 4)), np.zeros((1, 1, 4, 4)), 2, "crd", grid)
+        head.shuffle_mse_grid(np.zeros((grid.length + 1, 4)), np.zeros((1, 1, 4, 4)), 2, "crd", grid)

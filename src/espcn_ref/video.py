@@ -1,25 +1,4 @@
-"""Inference on large frames and videos (Sec. 3.4-3.5 of the paper).
-
-Tiled inference. ESPCN sees a finite neighbourhood: with 'same' padding, an
-LR pixel's output depends on LR pixels at most ``halo = sum_l (f_l - 1) / 2``
-away (2 + 1 + 1 = 4 for the paper's network). So a frame can be cut into
-tiles, each grown by the halo, run through the network, and the halo's
-output discarded::
-
-    tile [y0, y1) x [x0, x1)  ->  input [y0 - halo, y1 + halo) (clipped to the frame)
-    output rows r*y0 .. r*y1 are right: every value they depend on is in the input,
-    and at the frame's border the clipping reproduces the zero padding.
-
-The result equals untiled inference bit for bit whenever the BLAS computes a
-row of a matrix product the same wherever the row sits in the call
-(:func:`.ops.blas.rows_independent_of_position`): every output pixel then goes
-through the same sums in the same order. OpenBLAS's native kernels here
-(SkylakeX) do; its Haswell kernel, forced by OPENBLAS_CORETYPE=Haswell, does
-not, and tiles then differ from the whole frame by float32 rounding only
-(at most 5e-7 on outputs in [0, 1]). Both cases are tested.
-
-Peak memory then scales with the tile, not the frame (a 4K frame needs
-64 hidden channels only per tile).
+"""Super-resolving a video frame by frame (Sec. 3.5 of the paper).
 
 Video. Frames are read and written with imageio's ffmpeg plugin (the
 imageio-ffmpeg wheel ships its own ffmpeg). Each frame is super-resolved like
@@ -35,41 +14,11 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._checks import check_int
-from .evaluate import upscale_image
-from .model import ESPCN
+from .upscale import upscale_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 # WebM holds only VP8/VP9/AV1 video; every other container here takes H.264.
 VIDEO_CODECS = {".webm": "libvpx-vp9"}
-
-
-def receptive_halo(model: ESPCN) -> int:
-    """LR pixels of context each output needs: sum of (f - 1) / 2 over the layers."""
-    return sum((shape[2] - 1) // 2 for shape in model.config.layer_shapes())
-
-
-def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
-    """``model.forward(x)`` computed tile by tile: equal to it (bit for bit with a
-    position-independent BLAS, see the module doc).
-
-    x: (N, C, H, W) LR images. tile: LR tile side (>= 1). Returns (N, C, rH, rW).
-    """
-    x = model.check_input(x)  # what forward checks: channels, non-empty, the model's dtype
-    tile = check_int(tile, "tile", 1)
-    N, C, H, W = x.shape
-    r, halo = model.scale, receptive_halo(model)
-    out = np.empty((N, C, r * H, r * W), dtype=x.dtype)
-    for y0 in range(0, H, tile):
-        y1 = min(H, y0 + tile)
-        for x0 in range(0, W, tile):
-            x1 = min(W, x0 + tile)
-            a0, a1 = max(0, y0 - halo), min(H, y1 + halo)  # tile plus halo, clipped
-            b0, b1 = max(0, x0 - halo), min(W, x1 + halo)
-            sr = model.forward(x[:, :, a0:a1, b0:b1])  # (N, C, r(a1-a0), r(b1-b0))
-            out[:, :, r * y0 : r * y1, r * x0 : r * x1] = sr[
-                :, :, r * (y0 - a0) : r * (y1 - a0), r * (x0 - b0) : r * (x1 - b0)
-            ]
-    return out
 
 
 def _check_written_video(tmp: Path, dst: Path, frames: int, size: tuple) -> None:
