@@ -186,3 +186,20 @@ def test_upscale_y_refuses_pixels_that_are_not_y_in_0_1():
         upscale_y("bicubic", np.zeros((5, 5), np.uint8), 2)
     with pytest.raises(ValueError, match=r"lr_y must have 2 dimensions \(h, w\)"):
         upscale_y("bicubic", np.zeros(5), 2)
+
+
+@pytest.mark.parametrize("variant, r, want", [("915", 3, 4), ("955", 3, 4), ("955", 2, 6), ("915", 4, 3)])
+def test_srcnn_tiled_equals_untiled_and_needs_its_halo(variant, r, want, monkeypatch):
+    """SRCNN's halo (its stack's reach, then bicubic's taps; see receptive_halo):
+    the same result in tiles; one LR pixel less shows seams."""
+    import espcn_ref.upscale as upscale
+    from espcn_ref.model import srcnn_config
+
+    model = ESPCN(config=srcnn_config(r, variant), rng=np.random.default_rng(3))
+    assert receptive_halo(model) == want
+    x = np.random.default_rng(4).random((1, 1, 23, 29), dtype=np.float32)
+    full = model.forward(x)
+    _assert_tiled_equals_untiled(forward_tiled(model, x, 8), full)
+    halo = receptive_halo(model)
+    monkeypatch.setattr(upscale, "receptive_halo", lambda m: halo - 1)
+    assert np.max(np.abs(forward_tiled(model, x, 8) - full)) > 1e-4

@@ -21,7 +21,7 @@ from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_
 from .evaluate import STANDARD_SETS, evaluate_images
 from .model import ESPCN, load_model
 from .model_file import ModelFormatError
-from .registry import pretrained
+from .registry import parse_pretrained, pretrained
 from .upscale import upscale_image
 
 EXIT_ERROR = 2
@@ -35,11 +35,12 @@ class CLIError(Exception):
 
 
 def _method(spec: str, scale: int):
-    """'bicubic', 'pretrained', or a path to a model .npz of the right scale."""
+    """'bicubic', 'pretrained' or 'pretrained:NAME' (a shipped model), or a path to a model file of the right scale."""
     if spec == "bicubic":
         return "bicubic"
-    if spec == "pretrained":
-        return pretrained(scale)
+    name = parse_pretrained(spec)
+    if name is not None:
+        return pretrained(scale, weights=name)
     return load_model(spec, expect_scale=scale)
 
 
@@ -97,7 +98,8 @@ def cmd_train(a) -> int:
             raise CLIError(f"no dataset root for --train-set {a.train_set}: pass --data DIR (or set "
                            "ESPCN_DATA), or train on the bundled photos with --train-set samples")
         images, what = load_set(a.train_set, root), f"{a.train_set} from {root}"
-    cfg = TrainConfig(scale=a.scale, recipe=a.recipe, activation=a.activation, init=a.init, epochs=a.epochs,
+    activation = a.activation or ("relu" if a.arch.startswith("srcnn") else "tanh")
+    cfg = TrainConfig(scale=a.scale, arch=a.arch, recipe=a.recipe, activation=activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
                       augment_online=a.augment_online, rescale=a.rescale, schedule=a.schedule, decay_at=a.decay_at,
                       average=a.average, degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
@@ -133,7 +135,7 @@ def cmd_evaluate(a) -> int:
     for s in sets:
         images = load_set(s, root)
         results[s] = evaluate_images(method, images, a.scale)
-    name = a.method if isinstance(method, str) or a.method == "pretrained" else Path(a.method).name
+    name = a.method if isinstance(method, str) or parse_pretrained(a.method) else Path(a.method).name
     print(f"x{a.scale} {name}  (PSNR / SSIM on Y, {a.scale} px shaved, mean over images)")
     for s, r in results.items():
         print(f"  {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  ({len(r['images'])} images)")
@@ -167,17 +169,25 @@ def cmd_upscale(a) -> int:
 
 
 def cmd_info(a) -> int:
-    if a.model:
+    if a.model and parse_pretrained(a.model):
+        model = _method(a.model, 3 if a.scale is None else a.scale)
+    elif a.model:
         model = load_model(a.model, expect_scale=a.scale)  # --scale, if given, must agree
     else:
         model = ESPCN(3 if a.scale is None else a.scale)
     c = model.config
-    print(f"ESPCN x{c.scale}: {len(c.layer_shapes())} layers, activation {c.activation}, shuffle order {c.order}")
+    if c.kind == "srcnn":
+        print(f"SRCNN x{model.scale}: bicubic x{c.pre_upscale}, then {len(c.layer_shapes())} layers in HR space "
+              f"(the ESPCN stack with r = {c.scale}), activation {c.activation}")
+    else:
+        print(f"ESPCN x{c.scale}: {len(c.layer_shapes())} layers, activation {c.activation}, shuffle order {c.order}")
     for l, shape in enumerate(c.layer_shapes(), start=1):
         print(f"  conv{l}.weight {shape}")
     print(f"parameters: {model.num_params():,}")
-    print(f"multiply-adds per LR pixel: {c.macs_per_lr_pixel():,} "
-          f"({c.macs_per_lr_pixel() / c.scale ** 2:,.0f} per HR pixel)")
+    if c.kind == "srcnn":
+        print(f"multiply-adds per HR pixel: {c.macs_per_lr_pixel():,} (bicubic not counted)")
+    else:
+        print(f"multiply-adds per LR pixel: {c.macs_per_lr_pixel():,} ({c.macs_per_hr_pixel():,.0f} per HR pixel)")
     return 0
 
 
@@ -220,7 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder under --data to train on (default T91), or 'samples' for the bundled photos")
     t.add_argument("--scale", type=_number(int, 1), default=3)
     t.add_argument("--recipe", choices=["fast", "paper"], default="fast")
-    t.add_argument("--activation", choices=["tanh", "relu"], default="tanh")
+    t.add_argument("--arch", choices=["espcn", "srcnn-915", "srcnn-955"], default="espcn",
+                   help="espcn (the paper's 5-3-3) or SRCNN 9-1-5 / 9-5-5 (bicubic, then relu layers in HR space)")
+    t.add_argument("--activation", choices=["tanh", "relu"], default=None,
+                   help="phi (default: tanh for espcn, relu for srcnn)")
     t.add_argument("--init", choices=["default", "icnr"], default="default")
     t.add_argument("--epochs", type=_number(int, 1), default=100)
     t.add_argument("--batch-size", type=_number(int, 1), default=16)
@@ -254,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="PSNR/SSIM on Y as the SR literature reports them")
-    e.add_argument("--method", default="pretrained", help="bicubic | pretrained | PATH.npz")
+    e.add_argument("--method", default="pretrained", help="bicubic | pretrained[:NAME] | PATH.npz")
     e.add_argument("--data", help=data_help)
     e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
     e.add_argument("--scale", type=_number(int, 1), default=3)
@@ -265,12 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
     u.add_argument("output", help="the result (an existing file is replaced, once the new one is complete)")
     u.add_argument("--scale", type=_number(int, 1), default=3)
-    u.add_argument("--model", default="pretrained", help="pretrained | bicubic | PATH.npz")
+    u.add_argument("--model", default="pretrained", help="pretrained[:NAME] | bicubic | PATH.npz")
     u.add_argument("--quiet", action="store_true", help="no progress bar (video)")
     u.set_defaults(func=cmd_upscale)
 
     i = sub.add_parser("info", help="model summary: layers, parameters, multiply-adds")
-    i.add_argument("--model", help="a model .npz (default: the paper's architecture)")
+    i.add_argument("--model", help="a model .npz or pretrained[:NAME] (default: the paper's architecture)")
     i.add_argument("--scale", type=_number(int, 1), default=None, help="the paper's network at this scale (default 3)")
     i.set_defaults(func=cmd_info)
 

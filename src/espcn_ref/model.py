@@ -46,6 +46,7 @@ from ._checks import as_float_array, check_int
 from .engine import network
 from .engine.shards import sharded
 from .engine.head import shuffle_from_grid
+from .data import imresize
 from .model_file import ModelFormatError, read_model, write_model
 from .ops.activations import ACTIVATIONS, relu_backward, tanh_backward
 from .ops.conv import conv2d, conv2d_backward
@@ -63,9 +64,10 @@ class ESPCNConfig:
     last_kernel: int = 3  # f_L
     activation: str = "tanh"  # phi; "relu" is Table 1's alternative
     order: str = "crd"  # periodic-shuffle channel order; crd == dcr for C = 1
+    pre_upscale: int = 1  # bicubic upscaling before the stack: 1 for ESPCN; SRCNN's r with scale = 1 (:func:`srcnn`)
 
     def __post_init__(self):
-        for name in ("scale", "channels", "last_kernel"):  # store plain ints (JSON-able)
+        for name in ("scale", "channels", "last_kernel", "pre_upscale"):  # store plain ints (JSON-able)
             object.__setattr__(self, name, check_int(getattr(self, name), name, 1))
         hidden = []
         for l, fl in enumerate(self.hidden, start=1):
@@ -81,6 +83,16 @@ class ESPCNConfig:
         if self.order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
 
+    @property
+    def overall_scale(self) -> int:
+        """The model's upscaling factor: the bicubic pre-upscaling times the shuffle's r."""
+        return self.pre_upscale * self.scale
+
+    @property
+    def kind(self) -> str:
+        """"espcn" (the upscaling is the last layer's PS) or "srcnn" (bicubic first, the stack in HR space)."""
+        return "srcnn" if self.pre_upscale > 1 else "espcn"
+
     def layer_shapes(self) -> list[tuple[int, int, int, int]]:
         """(C_out, C_in, f, f) of every convolution, first to last."""
         shapes, c_in = [], self.channels
@@ -91,9 +103,38 @@ class ESPCNConfig:
         return shapes
 
     def macs_per_lr_pixel(self) -> int:
-        """Multiply-adds per LR pixel: sum over layers of C_out C_in f^2
-        (1600 + 18432 + 288 r^2 for the paper's network)."""
+        """Multiply-adds per pixel the stack runs on: sum over layers of C_out C_in f^2
+        (1600 + 18432 + 288 r^2 for the paper's network; per HR pixel for SRCNN)."""
         return sum(co * ci * f * f for co, ci, f, _ in self.layer_shapes())
+
+    def macs_per_hr_pixel(self) -> float:
+        """Multiply-adds per output pixel: ESPCN's per-LR-pixel count / r^2; SRCNN's
+        stack runs on every HR pixel (57,184 for 9-5-5, 8,032 for 9-1-5). Bicubic not counted."""
+        return self.macs_per_lr_pixel() / self.scale**2
+
+
+# SRCNN (Dong et al., ECCV 2014 / TPAMI 2016): bicubic upscaling, then three
+# relu layers in HR space. The same layer stack as ESPCN, with r = 1 (PS is
+# the identity) after a bicubic pre-upscaling by the model's scale.
+SRCNN_VARIANTS = {"915": ((9, 64), (1, 32)), "955": ((9, 64), (5, 32))}
+
+
+def srcnn_config(scale: int = 3, variant: str = "915", channels: int = 1) -> ESPCNConfig:
+    """SRCNN 9-1-5 or 9-5-5 (f_1-f_2-f_3; n_1 = 64, n_2 = 32, relu) for x``scale``."""
+    if variant not in SRCNN_VARIANTS:
+        raise ValueError(f"SRCNN variant must be one of {tuple(SRCNN_VARIANTS)}, got {variant!r}")
+    return ESPCNConfig(scale=1, channels=channels, hidden=SRCNN_VARIANTS[variant], last_kernel=5,
+                       activation="relu", pre_upscale=check_int(scale, "scale", 1))
+
+
+def bicubic_pre_upscale(x: np.ndarray, r: int) -> np.ndarray:
+    """SRCNN's first step: MATLAB bicubic imresize of every (h, w) plane by r.
+
+    x: (N, C, h, w) float. Returns (N, C, r h, r w) in x's dtype (computed in float64).
+    """
+    N, C, h, w = x.shape
+    planes = imresize(np.ascontiguousarray(x.transpose(2, 3, 0, 1)).reshape(h, w, N * C), scale=r)
+    return np.ascontiguousarray(planes.reshape(r * h, r * w, N, C).transpose(2, 3, 0, 1))
 
 
 class ESPCN:
@@ -127,7 +168,8 @@ class ESPCN:
     # -- parameters -------------------------------------------------------
     @property
     def scale(self) -> int:
-        return self.config.scale
+        """The model's upscaling factor (for SRCNN, the bicubic step's; its stack has r = 1)."""
+        return self.config.overall_scale
 
     @property
     def num_layers(self) -> int:
@@ -147,8 +189,8 @@ class ESPCN:
         x: (N, C, H, W) LR. Returns I^SR: (N, C, rH, rW). :meth:`forward`
         computes the same numbers on the speed engine; tests pin it to this.
         """
-        f = self.check_input(x)  # f^0 = I^LR: (N, C, H, W)
-        phi, L, r, order = ACTIVATIONS[self.config.activation][0], self.num_layers, self.scale, self.config.order
+        f = self.network_input(x)  # f^0 = I^LR: (N, C, H, W); SRCNN: its bicubic upscaling
+        phi, L, r, order = ACTIVATIONS[self.config.activation][0], self.num_layers, self.config.scale, self.config.order
         for l in range(1, L):
             f = phi(self._conv(l, f))  # eq. (1)-(2): f^l = phi(W_l * f^{l-1} + b_l)    (N, n_l, H, W)
         return pixel_shuffle(self._conv(L, f), r, order)  # eq. (3)-(4): PS(W_L * f^{L-1} + b_L)  (N, C, rH, rW)
@@ -159,9 +201,10 @@ class ESPCN:
         x: (N, C, H, W) LR; target: (N, C, rH, rW) HR. Returns (loss, grads)
         like :meth:`loss_and_grads`, op by op with the public operations.
         """
-        f = [self.check_input(x)]  # f[l] = f^l; f[0] = I^LR
-        target = self._check_hr(target, "target", self._hr_shape(f[0].shape))
-        (phi, _), L, r, order = ACTIVATIONS[self.config.activation], self.num_layers, self.scale, self.config.order
+        x = self.check_input(x)
+        target = self._check_hr(target, "target", self._hr_shape(x.shape))
+        f = [self.network_input(x)]  # f[l] = f^l; f[0] = I^LR (SRCNN: its bicubic upscaling)
+        (phi, _), L, r, order = ACTIVATIONS[self.config.activation], self.num_layers, self.config.scale, self.config.order
         z = [None]  # z[l] = W_l * f^{l-1} + b_l
         for l in range(1, L + 1):
             z.append(self._conv(l, f[l - 1]))  # eq. (1)-(3), before phi
@@ -194,19 +237,20 @@ class ESPCN:
         on the grid plus layer 1's thin tap matrix.
         """
         c = self.config
-        return network.forward(self.params, self.check_input(x), c.scale, c.order, c.activation)
+        return network.forward(self.params, self.network_input(x), c.scale, c.order, c.activation)
 
     def forward_train(self, x):
         """Forward that also returns the engine's cache for :meth:`backward`: (y, cache)."""
         c = self.config
-        z, grid, cache = network.forward_grid(self.params, self.check_input(x), c.activation, keep=True)
+        z, grid, cache = network.forward_grid(self.params, self.network_input(x), c.activation, keep=True)
         return shuffle_from_grid(z, c.scale, c.order, grid), cache
 
     def backward(self, dy, cache: network.Cache) -> dict:
         """dy: (N, C, rH, rW) = dL/dI_SR. Returns grads, same keys as params."""
         g = cache.grid
-        dy = self._check_hr(dy, "dy", (g.n, self.config.channels, self.scale * g.h, self.scale * g.w))
-        dz = pixel_unshuffle(dy, self.scale, self.config.order)  # PS's backward is PS^-1
+        r = self.config.scale  # the shuffle's r (1 for SRCNN, whose grid is already HR-sized)
+        dy = self._check_hr(dy, "dy", (g.n, self.config.channels, r * g.h, r * g.w))
+        dz = pixel_unshuffle(dy, r, self.config.order)  # PS's backward is PS^-1
         return network.backward_from_image(self.params, dz, cache, self.config.activation)
 
     def loss_and_grads(self, x, target, threads: int | None = None):
@@ -221,7 +265,7 @@ class ESPCN:
         threads = get_num_threads() if threads is None else check_int(threads, "threads", 1)
         x = self.check_input(x)
         target = self._check_hr(target, "target", self._hr_shape(x.shape))
-        c = self.config
+        x, c = self.network_input(x, checked=True), self.config
 
         def step(xs, ts):
             return network.loss_and_grads(self.params, xs, ts, c.scale, c.order, c.activation)
@@ -240,6 +284,12 @@ class ESPCN:
             raise ValueError(f"{name} must have shape {shape} (x's batch and channels, r = {self.scale} "
                              f"times its size), got {a.shape}")
         return a
+
+    def network_input(self, x, checked: bool = False) -> np.ndarray:
+        """What the layer stack runs on: x (N, C, H, W) checked, then for SRCNN
+        upscaled by bicubic imresize (:func:`bicubic_pre_upscale`); ESPCN's is x itself."""
+        x = x if checked else self.check_input(x)
+        return bicubic_pre_upscale(x, self.config.pre_upscale) if self.config.pre_upscale > 1 else x
 
     def check_input(self, x) -> np.ndarray:
         """x as the network takes it: (N, C, H, W), non-empty, in the parameters' dtype; or a one-line error."""
@@ -306,6 +356,6 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
         if not np.all(np.isfinite(a)):
             raise ModelFormatError(f"{path}: {name} contains NaN or inf")
         model.params[name] = a.astype(np.float32)
-    if expect_scale is not None and config.scale != expect_scale:
-        raise ValueError(f"{path} is a x{config.scale} model, but x{expect_scale} was asked for")
+    if expect_scale is not None and config.overall_scale != expect_scale:
+        raise ValueError(f"{path} is a x{config.overall_scale} model, but x{expect_scale} was asked for")
     return model

@@ -73,8 +73,18 @@ def upscale_image(method, img, r: int) -> np.ndarray:
 
 
 def receptive_halo(model: ESPCN) -> int:
-    """LR pixels of context each output needs: sum of (f - 1) / 2 over the layers."""
-    return sum((shape[2] - 1) // 2 for shape in model.config.layer_shapes())
+    """LR pixels of context each output needs.
+
+    ESPCN: the stack's reach, the sum of (f - 1) / 2 over the layers (4 for
+    5-3-3). SRCNN: its stack reaches that many HR pixels (6 for 9-1-5, 8 for
+    9-5-5); the farthest sits at LR coordinate (reach - 1/2) / p + 1/2 from
+    the tile's last LR pixel, and bicubic reads the LR pixels less than 2
+    away from it (Keys' kernel is 0 at 2): ceil((reach - 1/2) / p + 5/2) - 1
+    LR pixels, 4 for both at x3. The same on the other side, by symmetry.
+    """
+    reach = sum((shape[2] - 1) // 2 for shape in model.config.layer_shapes())
+    p = model.config.pre_upscale
+    return reach if p == 1 else -(-(2 * reach - 1 + 5 * p) // (2 * p)) - 1
 
 
 def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:

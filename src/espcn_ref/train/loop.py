@@ -26,7 +26,7 @@ import numpy as np
 from .._checks import check_real
 from ..data import extract_patches, imresize, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
 from ..evaluate import protocol_pair, score_y
-from ..model import ESPCN, ESPCNConfig
+from ..model import ESPCN
 from .recipes import TrainConfig, drop_epoch, fast_lr, make_optimizer, next_lr, update_average
 from .run_folder import append_csv, check_run_folder, load_checkpoint, save_checkpoint
 
@@ -110,7 +110,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     if max_seconds is not None:
         check_real(max_seconds, "max_seconds (--minutes)", 0)
     rng = np.random.default_rng(cfg.seed)
-    model = ESPCN(config=ESPCNConfig(scale=cfg.scale, activation=cfg.activation), rng=rng, init=cfg.init)
+    model = ESPCN(config=cfg.model_config(), rng=rng, init=cfg.init)
     train_imgs, val_imgs = split_images(images, cfg.val_fraction, rng)
     if cfg.average and not val_imgs:
         raise ValueError("average needs a validation split: there are too few images to hold one out")

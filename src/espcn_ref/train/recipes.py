@@ -29,13 +29,16 @@ the training images, never a test set).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .._checks import check_real
-from ..model import ESPCN
+from ..model import ESPCN, ESPCNConfig, srcnn_config
 from ..optim import SGD, Adam
+
+
+ARCHS = ("espcn", "srcnn-915", "srcnn-955")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class TrainConfig:
     """Everything that determines a run. Defaults follow Sec. 3.2 where it says."""
 
     scale: int = 3  # r
+    arch: str = "espcn"  # "espcn" (Sec. 3.2's 5-3-3), or "srcnn-915" / "srcnn-955" (Dong et al.; see model_config)
     recipe: str = "fast"  # "paper" (SGD + plateau schedule) or "fast" (Adam)
     activation: str = "tanh"  # Table 1: tanh (paper) or relu
     init: str = "default"  # "default" (PyTorch's) or "icnr"
@@ -69,6 +73,8 @@ class TrainConfig:
     patience: int = 100  # epochs without a better validation PSNR before stopping
 
     def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.recipe not in ("paper", "fast"):
             raise ValueError(f"recipe must be 'paper' or 'fast', got {self.recipe!r}")
         for name in ("scale", "epochs", "batch_size", "patch", "patience"):
@@ -97,6 +103,13 @@ class TrainConfig:
         if rescale is None or not all(0 < f < 1 for f in rescale) or len(set(rescale)) != len(rescale):
             raise ValueError(f"rescale factors must be distinct and in (0, 1), got {self.rescale!r}")
         object.__setattr__(self, "rescale", rescale)
+
+    def model_config(self) -> ESPCNConfig:
+        """The network this run trains: ESPCN at x``scale``, or SRCNN (bicubic x``scale``
+        then its stack with r = 1), with this run's activation."""
+        if self.arch == "espcn":
+            return ESPCNConfig(scale=self.scale, activation=self.activation)
+        return replace(srcnn_config(self.scale, self.arch.split("-")[1]), activation=self.activation)
 
     @property
     def initial_lr(self) -> float:
