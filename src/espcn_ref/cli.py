@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import warnings
 from pathlib import Path
 
 from . import __version__
 from ._atomic import check_output_path, write_bytes_atomic
-from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image
+from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image, set_fingerprint
 from .evaluate import STANDARD_SETS, evaluate_images
 from .model import ESPCN, load_model
 from .model_file import ModelFormatError
@@ -90,14 +91,17 @@ def cmd_train(a) -> int:
 
     check_run_folder(Path(a.out), a.resume, a.overwrite)  # before loading any data
 
-    if a.train_set == "samples":
-        images, what = sample_images(), "the scikit-image sample photos"
-    else:
-        root = _data_dir(a.data)
-        if root is None:
-            raise CLIError(f"no dataset root for --train-set {a.train_set}: pass --data DIR (or set "
-                           "ESPCN_DATA), or train on the bundled photos with --train-set samples")
-        images, what = load_set(a.train_set, root), f"{a.train_set} from {root}"
+    names = _set_names(a.train_set, "--train-set")
+    root = None if names == ["samples"] else _data_dir(a.data)
+    if root is None and names != ["samples"]:
+        raise CLIError(f"no dataset root for --train-set {a.train_set}: pass --data DIR (or set "
+                       "ESPCN_DATA), or train on the bundled photos with --train-set samples")
+    sets = {name: (sample_images() if name == "samples" else load_set(name, root)) for name in names}
+    # one set: its image names; several: "SET/name", so that equal names in two sets stay apart
+    images = {(f"{s}/{k}" if len(sets) > 1 else k): img for s, imgs in sets.items() for k, img in imgs.items()}
+    what = "the scikit-image sample photos" if names == ["samples"] else f"{' + '.join(names)} from {root}"
+    provenance = {"train_sets": [set_fingerprint(name, root) for name in names],
+                  "command": shlex.join(["espcn-ref", *a.argv])}
     activation = a.activation or ("relu" if a.arch.startswith("srcnn") else "tanh")
     cfg = TrainConfig(scale=a.scale, arch=a.arch, recipe=a.recipe, activation=activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
@@ -105,7 +109,7 @@ def cmd_train(a) -> int:
                       average=a.average, degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
     print(f"training x{a.scale} on {what} ({len(images)} images) -> {a.out}")
     state = train(cfg, images, a.out, resume=a.resume, overwrite=a.overwrite, progress=not a.quiet,
-                  max_seconds=None if a.minutes is None else 60 * a.minutes)
+                  max_seconds=None if a.minutes is None else 60 * a.minutes, provenance=provenance)
     if state["best_epoch"] < 0:
         print(f"{state['status']} before the first epoch ended; no model written yet")
     else:
@@ -188,7 +192,24 @@ def cmd_info(a) -> int:
         print(f"multiply-adds per HR pixel: {c.macs_per_lr_pixel():,} (bicubic not counted)")
     else:
         print(f"multiply-adds per LR pixel: {c.macs_per_lr_pixel():,} ({c.macs_per_hr_pixel():,.0f} per HR pixel)")
+    _print_provenance(model.provenance)
     return 0
+
+
+def _print_provenance(p: dict) -> None:
+    """What made the weights, as the model file records it (format 2); nothing for older files."""
+    if not p:
+        print("provenance: not recorded (a model file of format 1, or built in code)")
+        return
+    for s in p.get("train_sets", []):
+        print(f"trained on: {s.get('name')} ({s.get('images')} images, SHA-256 of the file list {s.get('sha256')})")
+    for key, label in (("command", "command"), ("selected_epoch", "selected epoch"),
+                       ("training_seconds", "training seconds"), ("validation_psnr", "validation PSNR")):
+        if p.get(key) is not None:
+            print(f"{label}: {p[key]}")
+    for s in p.get("sessions", []):
+        print(f"session from epoch {s.get('start_epoch')}: commit {s.get('commit')}, {s.get('cpu')}, "
+              f"BLAS {s.get('blas')}, {s.get('threads')} threads")
 
 
 def cmd_fetch(a) -> int:
@@ -227,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train ESPCN (Sec. 3.2)")
     t.add_argument("--data", help=data_help)
     t.add_argument("--train-set", default="T91",
-                   help="folder under --data to train on (default T91), or 'samples' for the bundled photos")
+                   help="folder(s) under --data to train on, comma-separated (default T91; T91,BSD200 is the "
+                        "'291 images'), or 'samples' for the bundled photos")
     t.add_argument("--scale", type=_number(int, 1), default=3)
     t.add_argument("--recipe", choices=["fast", "paper"], default="fast")
     t.add_argument("--arch", choices=["espcn", "srcnn-915", "srcnn-955"], default="espcn",
@@ -319,7 +341,9 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command as given, for a model file's provenance
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning

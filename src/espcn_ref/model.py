@@ -164,6 +164,7 @@ class ESPCN:
             raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                             f"got {type(rng).__name__}")
         self.params = init_params(self.config, rng, icnr=(init == "icnr"))
+        self.provenance = {}  # what made the weights (written by the trainer; kept in the model file)
 
     # -- parameters -------------------------------------------------------
     @property
@@ -309,7 +310,8 @@ class ESPCN:
 
     def save(self, path) -> None:
         """Write the model file (:mod:`espcn_ref.model_file`) atomically."""
-        write_model(path, self.metadata(), {name: self.params[name] for name in self.names()})
+        meta = {**self.metadata(), **({"provenance": self.provenance} if self.provenance else {})}
+        write_model(path, meta, {name: self.params[name] for name in self.names()})
 
 
 def init_params(config: ESPCNConfig, rng: np.random.Generator, icnr: bool = False) -> dict:
@@ -341,11 +343,15 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
     declares; ValueError if ``expect_scale`` is given and differs.
     """
     meta, arrays = read_model(path)
+    provenance = meta.pop("provenance", {})
     try:
+        if not isinstance(provenance, dict):
+            raise TypeError(f"provenance must be a JSON object, got {type(provenance).__name__}")
         config = ESPCNConfig(**meta)
     except Exception as e:
         raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
     model = ESPCN(config=config)
+    model.provenance = provenance
     expected = {name: model.params[name].shape for name in model.names()}
     if set(arrays) != set(expected):
         raise ModelFormatError(f"{path}: arrays {sorted(arrays)} do not match the architecture's {sorted(expected)}")

@@ -1,10 +1,15 @@
 """The model file: an ``.npz`` of named arrays plus a JSON ``__meta__`` entry.
 
-Format version 1::
+Format version 2::
 
     conv{l}.weight, conv{l}.bias    float32 arrays, PyTorch's names and layouts
-    __meta__                        JSON: the architecture (ESPCNConfig's fields)
-                                    and "format_version"
+    __meta__                        JSON: the architecture (ESPCNConfig's fields),
+                                    "format_version", and "provenance": what made
+                                    the weights (training sets with their SHA-256,
+                                    command, commit, machines; see train.provenance)
+
+Version 1 is version 2 without "provenance" (and without "pre_upscale",
+which reads as 1); both are read.
 
 Read with ``allow_pickle=False``: nothing in the project ever unpickles.
 Written to a temporary file in the same folder and renamed, so a crash never
@@ -22,7 +27,8 @@ import numpy as np
 
 from ._atomic import write_bytes_atomic
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class ModelFormatError(ValueError):
@@ -78,6 +84,7 @@ def read_model(path) -> tuple[dict, dict]:
         version = meta.pop("format_version")
     except Exception as e:
         raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
-    if version != FORMAT_VERSION:
-        raise ModelFormatError(f"{path}: format version {version}, this espcn-ref reads {FORMAT_VERSION}")
+    if version not in READABLE_VERSIONS:
+        raise ModelFormatError(f"{path}: format version {version}, this espcn-ref reads "
+                               f"{', '.join(map(str, READABLE_VERSIONS))}")
     return meta, arrays

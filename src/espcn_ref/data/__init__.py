@@ -31,11 +31,11 @@ from .colour import rgb_to_y_fullrange, rgb_to_y_uint8, rgb_to_ycbcr, round_half
 from .io import IMAGE_EXTENSIONS, load_image, save_image
 from .patches import extract_patches, make_lr_hr_pair, modcrop, patch_origins, random_dihedral
 from .resize import bicubic_upscale, gaussian_degrade, gaussian_kernel1d, imresize, resize_weights
-from .sets import DEFAULT_SAMPLES, HELD_OUT, find_data_dir, list_images, load_set, sample_images, train_test_images
+from .sets import DEFAULT_SAMPLES, HELD_OUT, find_data_dir, list_images, load_set, sample_images, set_fingerprint, train_test_images
 
 __all__ = [
     "DEFAULT_SAMPLES", "HELD_OUT", "IMAGE_EXTENSIONS", "bicubic_upscale", "extract_patches", "find_data_dir",
     "gaussian_degrade", "gaussian_kernel1d", "imresize", "list_images", "load_image", "load_set", "make_lr_hr_pair",
     "modcrop", "patch_origins", "random_dihedral", "resize_weights", "rgb_to_y_fullrange", "rgb_to_y_uint8", "rgb_to_ycbcr", "round_half_away",
-    "sample_images", "save_image", "train_test_images", "ycbcr_to_rgb",
+    "sample_images", "save_image", "set_fingerprint", "train_test_images", "ycbcr_to_rgb",
 ]

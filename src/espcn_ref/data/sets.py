@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -97,6 +98,23 @@ def load_set(name: str, data_dir=None) -> dict:
     if data_dir is None:
         raise FileNotFoundError(f"set {name!r} needs a data directory (--data DIR or ESPCN_DATA)")
     return {p.stem: load_image(p) for p in list_images(Path(data_dir) / name)}
+
+
+def set_fingerprint(name: str, data_dir=None) -> dict:
+    """What a training set was, for a model file's metadata: {"name", "images", "sha256"}.
+
+    sha256: SHA-256 of the lines "file name<two spaces>file SHA-256" of the
+    set's images (:func:`list_images`), sorted by name, joined by newlines
+    (the format of ``sha256sum``). For "samples", over the photos' pixels instead.
+    """
+    if name == "samples":
+        lines = [f"{n}  {hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()}"
+                 for n, img in sorted(sample_images().items())]
+    else:
+        if data_dir is None:
+            raise FileNotFoundError(f"set {name!r} needs a data directory (--data DIR or ESPCN_DATA)")
+        lines = [f"{p.name}  {hashlib.sha256(p.read_bytes()).hexdigest()}" for p in list_images(Path(data_dir) / name)]
+    return {"name": name, "images": len(lines), "sha256": hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()}
 
 
 HELD_OUT = "motorcycle"  # the sample photo held out for testing when there is no dataset root

@@ -19,16 +19,19 @@ import math
 import signal
 import time
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from .._checks import check_real
-from ..data import extract_patches, imresize, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
+from ..data import imresize, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
+from ..data.patch_store import PatchStore
 from ..evaluate import protocol_pair, score_y
 from ..model import ESPCN
 from .recipes import TrainConfig, drop_epoch, fast_lr, make_optimizer, next_lr, update_average
-from .run_folder import append_csv, check_run_folder, load_checkpoint, save_checkpoint
+from .provenance import machine_changes, session_record
+from .run_folder import RUN_FILES, append_csv, check_run_folder, load_checkpoint, save_checkpoint
 
 
 def split_images(images: dict, val_fraction: float, rng: np.random.Generator):
@@ -40,29 +43,33 @@ def split_images(images: dict, val_fraction: float, rng: np.random.Generator):
             {n: images[n] for n in names if n in val_names})
 
 
-def build_patches(images: dict, cfg: TrainConfig, rng: np.random.Generator):
-    """All training sub-images: (lr (P, 1, 17, 17), hr (P, 1, 17r, 17r)) float32.
+def build_patch_store(images: dict, cfg: TrainConfig, rng: np.random.Generator) -> PatchStore:
+    """All training sub-images, cut on demand (:class:`PatchStore`): 17 x 17 LR, 17r x 17r HR.
 
     Each image's Y channel gives sub-images at full size and, for every factor
     f of ``cfg.rescale``, again after shrinking Y by f (MATLAB's bicubic
     imresize on uint8, as FSRCNN's scripts augment T91). Shrunk copies too
-    small for a pair are skipped.
+    small for a pair are skipped. Memory: the images, not the sub-images.
     """
-    lrs, hrs = [], []
+    store = PatchStore(cfg.scale, cfg.patch)
     for name in sorted(images):
         y = rgb_to_y_uint8(images[name])
         for f in (1.0, *cfg.rescale):
             y_f = y if f == 1.0 else imresize(y, f)
             if min(y_f.shape) < cfg.scale:
                 continue
-            lr, hr = make_lr_hr_pair(y_f, cfg.scale, cfg.degradation)
-            lp, hp = extract_patches(lr, hr, cfg.scale, cfg.patch, cfg.stride, rng, cfg.augment)
-            lrs.append(lp)
-            hrs.append(hp)
-    lr_p, hr_p = np.concatenate(lrs), np.concatenate(hrs)
-    if len(lr_p) == 0:
-        raise ValueError(f"no {cfg.patch}x{cfg.patch} LR sub-image fits in the training images")
-    return lr_p, hr_p
+            store.add(*make_lr_hr_pair(y_f, cfg.scale, cfg.degradation), cfg.stride, rng, cfg.augment)
+    if len(store) == 0:
+        raise ValueError(f"no {cfg.patch}x{cfg.patch} LR sub-image fits in the training images "
+                         f"(at x{cfg.scale} an image needs at least {cfg.patch * cfg.scale} pixels a side)")
+    return store
+
+
+def build_patches(images: dict, cfg: TrainConfig, rng: np.random.Generator):
+    """All training sub-images as arrays: (lr (P, 1, 17, 17), hr (P, 1, 17r, 17r)) float32
+    (:func:`build_patch_store`, every sub-image taken)."""
+    store = build_patch_store(images, cfg, rng)
+    return store.take(np.arange(len(store)))
 
 
 class _StopFlag:
@@ -91,12 +98,15 @@ class _StopFlag:
 
 def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progress: bool = True,
           max_seconds: float | None = None, stop_after_steps: int | None = None,
-          overwrite: bool = False) -> dict:
+          overwrite: bool = False, provenance: dict | None = None) -> dict:
     """Train on ``images`` ({name: uint8 image}); write checkpoint, model and log to out_dir.
 
     resume: continue from ``out_dir/checkpoint.npz`` if it exists (same
     settings and data required; ``epochs`` and ``patience`` may be raised).
     overwrite: start afresh even if out_dir holds a run (its files are replaced).
+    provenance: what to record in the model file about the data and the
+    command (e.g. {"train_sets": [set_fingerprint(...)]}); the run adds its
+    settings, its sessions (machine, commit, command) and the selected epoch.
     Without either, a folder that already holds a run is refused.
     max_seconds: stop (and checkpoint) after this much training time in this call.
     stop_after_steps: stop after this many optimiser steps in this call (tests
@@ -114,34 +124,37 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     train_imgs, val_imgs = split_images(images, cfg.val_fraction, rng)
     if cfg.average and not val_imgs:
         raise ValueError("average needs a validation split: there are too few images to hold one out")
-    lr_p, hr_p = build_patches(train_imgs, cfg, rng)
+    patches = build_patch_store(train_imgs, cfg, rng)
     val_pairs = {name: protocol_pair(img, cfg.scale, cfg.degradation) for name, img in sorted(val_imgs.items())}
     opt = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "loss_sum": 0.0, "lr": cfg.initial_lr, "prev_loss": math.inf,
              "best_psnr": -math.inf, "best_epoch": -1, "best_is_average": False, "avg_count": 0,
              "history": [], "elapsed": 0.0,
-             "val": sorted(val_imgs), "patches": int(len(lr_p)), "finished": False, "stop": None}
+             "val": sorted(val_imgs), "patches": len(patches), "finished": False, "stop": None}
     perm, avg = None, {}  # avg: the weight average of cfg.average (update_average)
+    state["sessions"] = []
     out.mkdir(parents=True, exist_ok=True)
     if resume and ckpt.exists():
         state, perm, rng, avg = load_checkpoint(ckpt, cfg, model, opt, state)
     else:  # a fresh run: no stale log or model from an earlier run in this folder
-        for name in ("log.csv", "model.npz", "checkpoint.npz"):
+        for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)
-    steps_per_epoch = math.ceil(len(lr_p) / cfg.batch_size)
+    _record_session(state, out, (provenance or {}).get("command"))
+    model.provenance = {**(provenance or {}), "train_config": asdict(cfg), "sessions": state["sessions"]}
+    steps_per_epoch = math.ceil(len(patches) / cfg.batch_size)
     bar = _progress_bar(progress, cfg, steps_per_epoch)
     steps_done, t_call = 0, time.perf_counter()
     t_start = t_call - state["elapsed"]  # training time accumulates across resumptions
     with _StopFlag() as stop:
         while not state["finished"] and state["epoch"] < cfg.epochs:
             if perm is None:  # a new epoch: its order comes from the run's generator
-                perm = rng.permutation(len(lr_p))
+                perm = rng.permutation(len(patches))
                 if cfg.recipe == "fast":  # the schedule of this run's epochs, also after a resume
                     state["lr"] = fast_lr(cfg, state["epoch"])
             opt.lr = state["lr"]
             while state["step"] < steps_per_epoch:
                 idx = perm[state["step"] * cfg.batch_size : (state["step"] + 1) * cfg.batch_size]
-                x, y = lr_p[idx], hr_p[idx]  # copies
+                x, y = patches.take(idx)  # copies, cut from the images
                 if cfg.augment_online:
                     random_dihedral(x, y, rng)
                 loss, grads = model.loss_and_grads(x, y)  # eq. (5) and its gradients
@@ -199,7 +212,21 @@ def _keep_if_best(state, score, model, out, is_average):
     """Model selection: save ``model`` as model.npz if ``score`` beats the best so far."""
     if score > state["best_psnr"]:
         state["best_psnr"], state["best_epoch"], state["best_is_average"] = score, state["epoch"], is_average
+        model.provenance = {**model.provenance, "selected_epoch": state["epoch"] + 1, "weight_average": is_average,
+                            "validation_psnr": score, "training_seconds": round(state["elapsed"], 1)}
         model.save(out / "model.npz")
+
+
+def _record_session(state, out, command):
+    """Append this call's machine, commit and command to state and sessions.csv; warn if the machine changed."""
+    now = session_record(state["epoch"], command)
+    if state["sessions"]:
+        changed = machine_changes(state["sessions"][-1], now)
+        if changed:
+            warnings.warn(f"{out}: resumed on another machine setup ({'; '.join(changed)}): the run continues, "
+                          "but not bit for bit as an uninterrupted run would", UserWarning, stacklevel=3)
+    state["sessions"].append(now)
+    append_csv(out / "sessions.csv", now)
 
 
 def _average_epoch(cfg, model, avg, state, val_pairs, out):

@@ -20,7 +20,7 @@ from ..model_file import ModelFormatError, read_npz, save_npz_atomic
 from .recipes import RESUMABLE_CHANGES, TrainConfig
 
 
-RUN_FILES = ("checkpoint.npz", "model.npz", "log.csv")
+RUN_FILES = ("checkpoint.npz", "model.npz", "log.csv", "sessions.csv")
 
 
 def check_run_folder(out: Path, resume: bool, overwrite: bool) -> bool:
@@ -92,6 +92,7 @@ def load_checkpoint(path, cfg, model, opt, fresh_state):
     if any(avg[k].shape != model.params[k].shape for k in avg):
         raise ModelFormatError(f"{path}: the weight average does not match the model's shapes")
     state.setdefault("avg_count", 0)  # checkpoints from before ``average`` existed
+    state.setdefault("sessions", [])  # checkpoints from before sessions were recorded
     state.setdefault("best_is_average", False)
     current = opt.state()
     if set(opt_state) != set(current) or any(np.shape(opt_state[k]) != np.shape(current[k]) for k in current):
