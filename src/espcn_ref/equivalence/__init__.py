@@ -1,0 +1,40 @@
+"""Upsampling layers that are the same layer written differently (Sec. 2.1-2.2).
+
+* :mod:`.forms` - Sec. 2.2: sub-pixel convolution = fractional-stride
+  convolution = transposed convolution, with exact weight conversions, the
+  activation patterns and the cost model.
+
+Every public name is importable from here: ``from espcn_ref.equivalence import X``.
+"""
+
+from .forms import (
+    activation_patterns,
+    flip_kernel,
+    fractional_stride_conv2d,
+    fractional_stride_conv2d_backward,
+    subpixel_conv2d,
+    subpixel_conv2d_backward,
+    subpixel_to_transposed,
+    transposed_conv2d,
+    transposed_conv2d_backward,
+    transposed_padding,
+    transposed_to_subpixel,
+    upsampling_cost,
+    zero_insert,
+)
+
+__all__ = [
+    "activation_patterns",
+    "flip_kernel",
+    "fractional_stride_conv2d",
+    "fractional_stride_conv2d_backward",
+    "subpixel_conv2d",
+    "subpixel_conv2d_backward",
+    "subpixel_to_transposed",
+    "transposed_conv2d",
+    "transposed_conv2d_backward",
+    "transposed_padding",
+    "transposed_to_subpixel",
+    "upsampling_cost",
+    "zero_insert",
+]
