@@ -38,10 +38,10 @@ import math
 
 import numpy as np
 
-from ._checks import as_float_array, check_int
-from .ops.conv import conv2d, conv2d_backward
-from .ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
-from .ops.shuffle import order_code, pixel_shuffle, pixel_unshuffle, shuffle_permutation
+from .._checks import as_float_array, check_int
+from ..ops.conv import conv2d, conv2d_backward
+from ..ops.conv_transpose import conv_transpose2d, conv_transpose2d_backward
+from ..ops.shuffle import order_code, pixel_shuffle, pixel_unshuffle, shuffle_permutation
 
 # --- argument checks -----------------------------------------------------------
 
