@@ -31,7 +31,7 @@ from ..evaluate import protocol_pair, score_y
 from ..model import ESPCN
 from .recipes import TrainConfig, drop_epoch, fast_lr, make_optimizer, next_lr, update_average
 from .provenance import machine_changes, session_record
-from .run_folder import RUN_FILES, append_csv, check_run_folder, load_checkpoint, save_checkpoint
+from .run_folder import RUN_FILES, check_run_folder, load_checkpoint, save_run
 
 
 def split_images(images: dict, val_fraction: float, rng: np.random.Generator):
@@ -132,7 +132,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
              "history": [], "elapsed": 0.0,
              "val": sorted(val_imgs), "patches": len(patches), "finished": False, "stop": None}
     perm, avg = None, {}  # avg: the weight average of cfg.average (update_average)
-    state["sessions"] = []
+    state["sessions"], state["times"] = [], []
     out.mkdir(parents=True, exist_ok=True)
     if resume and ckpt.exists():
         state, perm, rng, avg = load_checkpoint(ckpt, cfg, model, opt, state)
@@ -168,15 +168,15 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
                 out_of_time = max_seconds is not None and time.perf_counter() - t_call >= max_seconds
                 if stop.requested or out_of_time or steps_done == stop_after_steps:
                     state["elapsed"] = time.perf_counter() - t_start
-                    save_checkpoint(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
+                    save_run(out, cfg, model, opt, state, perm, rng, avg)
                     return _close(bar, state, "interrupted" if stop.requested else "paused")
             state["elapsed"] = time.perf_counter() - t_start
             _end_epoch(cfg, model, avg, state, val_pairs, out, bar)
             perm = None
-            save_checkpoint(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
+            save_run(out, cfg, model, opt, state, perm, rng, avg)
     state["finished"] = True
     state["stop"] = state["stop"] or "epochs"
-    save_checkpoint(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
+    save_run(out, cfg, model, opt, state, perm, rng, avg)
     return _close(bar, state, "finished")
 
 
@@ -195,9 +195,8 @@ def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):
     row = {"epoch": epoch + 1, "lr": state["lr"], "train_loss": loss, "val_psnr": val}
     if cfg.average:  # None before the average starts (an empty field in log.csv)
         row["val_psnr_avg"] = _average_epoch(cfg, model, avg, state, val_pairs, out)
-    row["time_s"] = round(state["elapsed"], 3)
-    state["history"].append({k: v for k, v in row.items() if k != "time_s"})
-    append_csv(out / "log.csv", row)
+    state["history"].append(row)
+    state["times"].append(round(state["elapsed"], 3))  # log.csv's time_s, kept apart: the history is the run's numbers
     state["lr"] = next_lr(cfg, state["lr"], epoch, state["prev_loss"], loss)
     state["prev_loss"], state["loss_sum"], state["step"] = loss, 0.0, 0
     state["epoch"] = epoch + 1
@@ -226,7 +225,6 @@ def _record_session(state, out, command):
             warnings.warn(f"{out}: resumed on another machine setup ({'; '.join(changed)}): the run continues, "
                           "but not bit for bit as an uninterrupted run would", UserWarning, stacklevel=3)
     state["sessions"].append(now)
-    append_csv(out / "sessions.csv", now)
 
 
 def _average_epoch(cfg, model, avg, state, val_pairs, out):

@@ -10,12 +10,14 @@ the settings and the data of the run that resumes it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 
+from .._atomic import write_bytes_atomic
 from ..model_file import ModelFormatError, read_npz, save_npz_atomic
 from .recipes import RESUMABLE_CHANGES, TrainConfig
 
@@ -44,14 +46,28 @@ def check_run_folder(out: Path, resume: bool, overwrite: bool) -> bool:
     return resume
 
 
-def append_csv(path, row: dict) -> None:
-    """Append ``row`` to the CSV at ``path``, with a header line if the file is new."""
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
+def csv_text(rows: list[dict]) -> str:
+    """rows as CSV with a header line (the first row's keys; None is an empty field)."""
+    buf = io.StringIO(newline="")
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\r\n")
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def save_run(out: Path, cfg, model, opt, state, perm, rng, avg) -> None:
+    """The checkpoint, then log.csv and sessions.csv rewritten from it, each atomically.
+
+    The logs are made from the state the checkpoint holds, after it is on
+    disk: a failed checkpoint write leaves the old logs, and a resumed run
+    never repeats an epoch in log.csv.
+    """
+    save_checkpoint(out / "checkpoint.npz", cfg, model, opt, state, perm, rng, avg)
+    times = state.get("times", [])
+    rows = [{**row, "time_s": times[i] if i < len(times) else None} for i, row in enumerate(state["history"])]
+    write_bytes_atomic(out / "log.csv", csv_text(rows).encode())
+    write_bytes_atomic(out / "sessions.csv", csv_text(state.get("sessions", [])).encode())
 
 
 def save_checkpoint(path, cfg, model, opt, state, perm, rng, avg) -> None:
@@ -93,6 +109,7 @@ def load_checkpoint(path, cfg, model, opt, fresh_state):
         raise ModelFormatError(f"{path}: the weight average does not match the model's shapes")
     state.setdefault("avg_count", 0)  # checkpoints from before ``average`` existed
     state.setdefault("sessions", [])  # checkpoints from before sessions were recorded
+    state.setdefault("times", [])  # and before log.csv was rewritten from the checkpoint
     state.setdefault("best_is_average", False)
     current = opt.state()
     if set(opt_state) != set(current) or any(np.shape(opt_state[k]) != np.shape(current[k]) for k in current):
