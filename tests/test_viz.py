@@ -59,6 +59,19 @@ def test_shuffle_figures_show_which_orders_coincide():
 
 
 @pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("C", [1, 2])
+def test_shuffle_figure_names_eq4_only_for_a_reading_of_it(order, C):
+    """The paper leaves eq. (4)'s x unsaid: dcr reads it as the column, dcr_t as the
+    row; crd is a reading only for C = 1 (where it equals dcr)."""
+    title = viz.plot_shuffle(C, 2, order)._suptitle.get_text()
+    reading = {"dcr": "x = column", "dcr_t": "x = row", "crd": "x = column" if C == 1 else None}[order]
+    if reading is None:
+        assert "not eq. (4)" in title
+    else:
+        assert "eq. (4)" in title and reading in title and "not eq. (4)" not in title
+
+
+@pytest.mark.parametrize("order", ORDERS)
 def test_shuffle_matrix_is_the_shuffle_and_a_permutation(order):
     C, r, H, W = 2, 2, 2, 3
     M = viz.shuffle_matrix(C, r, H, W, order)

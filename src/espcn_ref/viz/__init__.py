@@ -5,7 +5,8 @@ Every picture here is computed by ``espcn_ref`` and only *drawn* here:
 ===============================  =============================================
 function                         paper
 ===============================  =============================================
-plot_shuffle                     eq. (4), the periodic shuffle (CRD/DCR/DCR_T)
+plot_shuffle                     the periodic shuffle: eq. (4)'s two readings
+                                 (DCR, DCR_T) and PyTorch's CRD
 plot_shuffle_matrix              PS as a permutation matrix: PS^-1 = PS^T
 plot_channel_permutation         shuffle_permutation between two orders
 plot_zero_insertion              Sec. 2.2, the fractional-stride input
