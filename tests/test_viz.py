@@ -289,6 +289,16 @@ def test_protocol_variants_rows(photos):
     assert [bar.get_width() for bar in fig.axes[0].patches] == [row["delta"] for row in rows]
 
 
+@pytest.mark.parametrize("r, equal", [(3, True), (5, True), (2, False), (4, False)])
+def test_scipy_zoom_lr_is_nearest_at_odd_r(photos, r, equal):
+    """zoom(grid_mode=True) samples LR pixel i at HR i r + (r - 1)/2: a whole pixel for odd r,
+    where the spline returns the sample, with no low-pass; the 'nearest' row keeps the same pixels."""
+    rows = {row["variant"]: row["psnr"] for row in viz.protocol_variants(photos, r)}
+    nearest = rows["LR by nearest (every r-th pixel, no blur)"]
+    spline = rows["LR by scipy.ndimage.zoom (cubic spline)"]
+    assert (spline == pytest.approx(nearest, abs=1e-9)) is equal
+
+
 def test_full_range_luma_is_pillows():
     Image = pytest.importorskip("PIL.Image")
     img = np.random.default_rng(5).integers(0, 256, (40, 50, 3), dtype=np.uint8)
