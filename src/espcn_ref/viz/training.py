@@ -138,7 +138,7 @@ def plot_last_layer_filters(model, channels=None, n_show: int = 4) -> Figure:
             ax.imshow(image(int(c)), cmap="gray", norm=_symmetric(w[:, c]), interpolation="nearest")
             ax.set_title(title.format(c=int(c)), fontsize=8)
             ax.set_axis_off()
-    fig.suptitle(f"Fig. 4: last layer before the shuffle (top), after it (middle, as the paper draws it),\n"
+    fig.suptitle(f"Fig. 4: last layer before the shuffle (top), after it (middle: PS of the filters, as Fig. 4(c)),\n"
                  f"and the transposed-convolution stamp it paints (bottom); order '{order}'", fontsize=10)
     return fig
 
