@@ -27,7 +27,7 @@ NOTEBOOKS = (
     "05_evaluate_like_the_papers",
 )
 KERNEL = "espcn-ref-tests"
-ALLOWED_IMPORTS = {"espcn_ref", "numpy", "matplotlib", "os", "pathlib", "tempfile"}
+ALLOWED_IMPORTS = {"espcn_ref", "inspect", "numpy", "matplotlib", "os", "pathlib", "tempfile"}
 
 
 def read(name):

@@ -65,8 +65,10 @@ def test_crd_is_pytorch_formula(rng):
 
 
 def test_dcr_is_eq4_with_x_as_column(rng):
-    """PS(T)[x, y, c] = T[x//r, y//r, C*r*(y % r) + C*(x % r) + c] with x = column."""
-    C, r, H, W = 2, 3, 2, 2
+    """eq. (4) with x the column and y the row, as TensorFlow and ONNX read it:
+    PS(T)[x, y, c] = T[y//r, x//r, C*r*(y % r) + C*(x % r) + c] on the H x W x C r^2
+    tensor T, whose first axis (H) is then y's."""
+    C, r, H, W = 2, 3, 2, 3  # H != W: swapped axes would index out of range
     T = rng.standard_normal((H, W, C * r * r))  # the paper's H x W x C r^2 layout
     out = pixel_shuffle(T.transpose(2, 0, 1)[None], r, "dcr")[0]  # (C, rH, rW)
     for row in range(r * H):
@@ -77,7 +79,9 @@ def test_dcr_is_eq4_with_x_as_column(rng):
 
 
 def test_dcr_t_is_eq4_with_x_as_row(rng):
-    C, r, H, W = 2, 3, 2, 2
+    """eq. (4) letter by letter: PS(T)[x, y, c] = T[x//r, y//r, C*r*(y % r) + C*(x % r) + c]
+    with x on the first axis (H) of the H x W x C r^2 tensor T, i.e. the row."""
+    C, r, H, W = 2, 3, 2, 3  # H != W: swapped axes would index out of range
     T = rng.standard_normal((H, W, C * r * r))
     out = pixel_shuffle(T.transpose(2, 0, 1)[None], r, "dcr_t")[0]
     for row in range(r * H):

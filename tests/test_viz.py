@@ -59,6 +59,19 @@ def test_shuffle_figures_show_which_orders_coincide():
 
 
 @pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("C", [1, 2])
+def test_shuffle_figure_names_eq4_only_for_a_reading_of_it(order, C):
+    """The paper leaves eq. (4)'s x unsaid: dcr reads it as the column, dcr_t as the
+    row; crd is a reading only for C = 1 (where it equals dcr)."""
+    title = viz.plot_shuffle(C, 2, order)._suptitle.get_text()
+    reading = {"dcr": "x = column", "dcr_t": "x = row", "crd": "x = column" if C == 1 else None}[order]
+    if reading is None:
+        assert "not eq. (4)" in title
+    else:
+        assert "eq. (4)" in title and reading in title and "not eq. (4)" not in title
+
+
+@pytest.mark.parametrize("order", ORDERS)
 def test_shuffle_matrix_is_the_shuffle_and_a_permutation(order):
     C, r, H, W = 2, 2, 2, 3
     M = viz.shuffle_matrix(C, r, H, W, order)
@@ -180,28 +193,51 @@ def small_model():
     return ESPCN(config=ESPCNConfig(scale=3, hidden=((5, 6), (3, 5))), rng=np.random.default_rng(3))
 
 
-def test_first_layer_filters_are_conv1(small_model):
+def test_first_layer_filters_are_conv1_sorted_by_variance(small_model):
+    """Fig. 3 sorts the filters by variance; an untrained network goes beside, sorted the same way."""
+    w = small_model.params["conv1.weight"]  # (6, 1, 5, 5)
+    variances = w.reshape(6, -1).astype(np.float64).var(axis=1)
+    order = viz.training.first_layer_order(small_model)
+    assert sorted(order) == list(range(6)) and np.all(np.diff(variances[order]) <= 0)
     fig = viz.plot_first_layer_filters(small_model, ncols=4)
-    w = small_model.params["conv1.weight"]
     assert len(fig.axes) == 6
-    for k, ax in enumerate(fig.axes):
-        np.testing.assert_array_equal(image_data(ax), w[k, 0])
+    for pos, ax in enumerate(fig.axes):
+        np.testing.assert_array_equal(image_data(ax), w[order[pos], 0])
+    fresh = ESPCN(config=small_model.config, rng=np.random.default_rng(0))
+    fig = viz.plot_first_layer_filters(small_model, ncols=4, untrained=fresh)
+    assert len(fig.axes) == 12
+    w0 = fresh.params["conv1.weight"]
+    order0 = viz.training.first_layer_order(fresh)
+    for pos in range(6):
+        np.testing.assert_array_equal(image_data(fig.axes[pos]), w[order[pos], 0])
+        np.testing.assert_array_equal(image_data(fig.axes[6 + pos]), w0[order0[pos], 0])
 
 
 def test_last_layer_filters_before_and_after_the_shuffle(small_model):
+    """Rows: the r^2 LR filters at their phase; PS of the filter bank (Fig. 4(c));
+    the transposed-conv stamp, which is PS of the flipped bank and what one LR pixel paints."""
     fig = viz.plot_last_layer_filters(small_model, n_show=3)
     w = small_model.params["conv3.weight"].astype(np.float64)  # (9, 5, 3, 3)
     strongest = np.argsort(-np.linalg.norm(w.transpose(1, 0, 2, 3).reshape(5, -1), axis=1))[:3]
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 9
     w_t = subpixel_to_transposed(w, 3)  # (5, 1, 9, 9)
     for n, c in enumerate(strongest):
         mosaic = image_data(fig.axes[n])  # 3 x 3 tiles of 3 x 3, 1 NaN pixel apart
+        shuffled = image_data(fig.axes[3 + n])
+        stamp = image_data(fig.axes[6 + n])
         for i in range(3):
             for j in range(3):
                 np.testing.assert_array_equal(mosaic[4 * i : 4 * i + 3, 4 * j : 4 * j + 3], w[3 * i + j, c])
+                for u in range(3):
+                    for v in range(3):  # PS: tap (u, v) of phase (i, j) at (3u + i, 3v + j); the stamp flips the taps
+                        assert shuffled[3 * u + i, 3 * v + j] == w[3 * i + j, c, u, v]
+                        assert stamp[3 * (2 - u) + i, 3 * (2 - v) + j] == w[3 * i + j, c, u, v]
         assert np.isnan(mosaic[3]).all() and np.isnan(mosaic[:, 7]).all()
-        np.testing.assert_array_equal(image_data(fig.axes[3 + n]), w_t[c, 0])
-        # the "after" kernel is what one LR feature pixel of map c paints in HR (no bias)
+        np.testing.assert_array_equal(shuffled, pixel_shuffle(w[None, :, c], 3)[0, 0])
+        np.testing.assert_array_equal(stamp, w_t[c, 0])
+        np.testing.assert_array_equal(stamp, pixel_shuffle(w[None, :, c, ::-1, ::-1], 3)[0, 0])
+        assert not np.array_equal(shuffled, stamp)
+        # the stamp is what one LR feature pixel of map c paints in HR (no bias)
         delta = np.zeros((1, 5, 7, 7))
         delta[0, c, 3, 3] = 1.0
         painted = pixel_shuffle(conv2d(delta, w, padding=1), 3)[0, 0]  # (21, 21)
@@ -251,6 +287,16 @@ def test_protocol_variants_rows(photos):
     assert with_model[0]["psnr"] == pytest.approx(evaluate_images(model, photos, 3)["psnr"], abs=1e-9)
     fig = viz.plot_protocol_variants(rows)
     assert [bar.get_width() for bar in fig.axes[0].patches] == [row["delta"] for row in rows]
+
+
+@pytest.mark.parametrize("r, equal", [(3, True), (5, True), (2, False), (4, False)])
+def test_scipy_zoom_lr_is_nearest_at_odd_r(photos, r, equal):
+    """zoom(grid_mode=True) samples LR pixel i at HR i r + (r - 1)/2: a whole pixel for odd r,
+    where the spline returns the sample, with no low-pass; the 'nearest' row keeps the same pixels."""
+    rows = {row["variant"]: row["psnr"] for row in viz.protocol_variants(photos, r)}
+    nearest = rows["LR by nearest (every r-th pixel, no blur)"]
+    spline = rows["LR by scipy.ndimage.zoom (cubic spline)"]
+    assert (spline == pytest.approx(nearest, abs=1e-9)) is equal
 
 
 def test_full_range_luma_is_pillows():

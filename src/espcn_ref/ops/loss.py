@@ -2,6 +2,11 @@
 
     l(W, b) = 1/(r^2 H W) * sum_{x=1}^{rH} sum_{y=1}^{rW} (I_HR[x, y] - f(I_LR)[x, y])^2
 
+That is how some copies of the paper print it; others run x to rW and y
+to rH. The loss is the same number either way (a sum over every pixel), but
+the copies disagree on whether x is the row or the column, so eq. (5)
+cannot settle how to read x in eq. (4) (see :mod:`.shuffle`).
+
 eq. (5) is per image. For a batch of N images we average the per-image
 losses; with C channels each image's sum is also divided by C. Because all
 images in a batch have the same size, this reduction equals the mean over

@@ -1,8 +1,19 @@
 """Periodic shuffle PS, eq. (4) of Shi et al. (CVPR 2016), and its inverse.
 
-The paper (T is H x W x C*r^2, x is the column, y the row)::
+The paper rearranges an H x W x C*r^2 tensor T into an rH x rW x C one::
 
     PS(T)[x, y, c] = T[floor(x/r), floor(y/r), C*r*mod(y, r) + C*mod(x, r) + c]
+
+It does not say whether x is the row or the column, and the two readings
+give different shuffles:
+
+* x on T's first axis (H), as the subscripts T[x//r, y//r, .] of an
+  H x W x C r^2 tensor say: x is the row, y the column. That is ``dcr_t``.
+* x the horizontal coordinate (the column), y the row, as TensorFlow's
+  ``depth_to_space`` and ONNX's DepthToSpace take it. That is ``dcr``.
+
+Eq. (5) does not settle it: copies of the paper's text disagree on which of
+its two sums runs to rH. So the paper is ambiguous, and both readings are here.
 
 In NCHW with output pixel (h, w), sub-pixel phase i = h % r (row) and
 j = w % r (column), the output is ``out[n, c, h, w] = in[n, k, h//r, w//r]``
@@ -11,11 +22,13 @@ where the input channel k depends on the *order*:
 =========  ==========================  =====================================
 order      input channel k             who uses it
 =========  ==========================  =====================================
-``crd``    ``c*r*r + i*r + j``         PyTorch ``F.pixel_shuffle`` (default)
+``crd``    ``c*r*r + i*r + j``         PyTorch ``F.pixel_shuffle`` (default);
+                                       a reading of eq. (4) only for C = 1
 ``dcr``    ``(i*r + j)*C + c``         eq. (4) read with x = column; TF
                                        ``depth_to_space``, ONNX DepthToSpace
-``dcr_t``  ``(j*r + i)*C + c``         eq. (4) read with x = *row*: DCR with
-                                       the r x r sub-pixel block transposed
+``dcr_t``  ``(j*r + i)*C + c``         eq. (4) read with x = row (T's first
+                                       axis): DCR with the r x r sub-pixel
+                                       block transposed
 =========  ==========================  =====================================
 
 Three facts a reader should take away:
@@ -35,7 +48,7 @@ PS is a permutation of entries, so its backward is its inverse
 
 Implementations, all tested equal:
 
-* :func:`pixel_shuffle` - the fast path: eq. (4) as an index formula over
+* :func:`pixel_shuffle` - the fast path: the table's index formula over
   output pixels, a Numba kernel parallel over output rows.
 * :func:`pixel_shuffle_reshape` - reshape + transpose (how frameworks do it).
 * :func:`pixel_shuffle_reference` - plain Python loops, the spec.
@@ -131,8 +144,9 @@ def pixel_shuffle(x, r: int, order: str = "crd") -> np.ndarray:
 
     x: (N, C*r^2, H, W) float32 or float64.
     r: upscaling factor, >= 1.
-    order: ``"crd"`` (PyTorch), ``"dcr"`` (eq. (4), TensorFlow) or
-        ``"dcr_t"`` (eq. (4) with x read as the row); see the module doc.
+    order: ``"crd"`` (PyTorch), ``"dcr"`` (eq. (4) with x read as the
+        column; TensorFlow) or ``"dcr_t"`` (eq. (4) with x read as the row);
+        see the module doc.
     Returns y: (N, C, r*H, r*W), same dtype as x.
     """
     code = order_code(order)
@@ -206,7 +220,8 @@ def pixel_unshuffle_reshape(y, r: int, order: str = "crd") -> np.ndarray:
 
 
 def pixel_shuffle_reference(x, r: int, order: str = "crd") -> np.ndarray:
-    """PS written as eq. (4) with plain Python loops over output pixels (slow)."""
+    """PS as plain Python loops over output pixels (slow): out[n, c, h, w] =
+    x[n, k, h//r, w//r] with k from :func:`channel_index` (the module doc's table)."""
     code = order_code(order)
     x, r = _check_shuffle_input(x, r)
     N, Cr2, H, W = x.shape

@@ -5,7 +5,8 @@ Every picture here is computed by ``espcn_ref`` and only *drawn* here:
 ===============================  =============================================
 function                         paper
 ===============================  =============================================
-plot_shuffle                     eq. (4), the periodic shuffle (CRD/DCR/DCR_T)
+plot_shuffle                     the periodic shuffle: eq. (4)'s two readings
+                                 (DCR, DCR_T) and PyTorch's CRD
 plot_shuffle_matrix              PS as a permutation matrix: PS^-1 = PS^T
 plot_channel_permutation         shuffle_permutation between two orders
 plot_zero_insertion              Sec. 2.2, the fractional-stride input
@@ -14,8 +15,9 @@ plot_subpixel_kernels            Sec. 2.2, one k_s x k_s kernel = r^2 small ones
 plot_three_forms                 Sec. 2.2, eq. (3): three forms, one output
 plot_upsampling_cost             Sec. 2.2, multiply-adds against measured time
 plot_training_curves             Sec. 3.2, training loss and validation PSNR
-plot_first_layer_filters         Fig. 3, the first layer's filters
-plot_last_layer_filters          Fig. 4, the last layer before / after PS
+plot_first_layer_filters         Fig. 3, the first layer's filters by variance
+plot_last_layer_filters          Fig. 4, the last layer before / after PS, and
+                                 its transposed-convolution stamp
 plot_sr_crops                    Fig. 5, crops of HR, bicubic and ESPCN
 plot_protocol_variants           Tables 1-2: how the protocol moves PSNR
 ===============================  =============================================

@@ -67,11 +67,12 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
     choice), else the scikit-image photos. The training curves come from a
     run trained here for ``train_seconds`` (``progress``: show its bar). Figs.
     3 and 4 show the shipped x3 model when it is installed
-    (``espcn_ref.registry.pretrained_path(3)``), else that run's network; Fig. 5
-    shows both. quick: 2 epochs on three 120x120 crops and small test images,
-    a few seconds in all (for the tests).
+    (``espcn_ref.registry.pretrained_path(3)``), else that run's network; Fig. 3
+    puts an untrained network (seed 0) beside it; Fig. 5 shows both. quick:
+    2 epochs on three 120x120 crops and small test images, a few seconds in
+    all (for the tests).
     """
-    from ..model import load_model
+    from ..model import ESPCN, load_model
     from ..registry import pretrained, pretrained_path
     from ..train import TrainConfig, train
 
@@ -111,7 +112,8 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
     model = ours
     if pretrained_path(r).is_file():
         model = methods["ESPCN (pretrained)"] = pretrained(r)
-    paths.append(save_figure(plot_first_layer_filters(model), out / "fig3_first_layer_filters.png"))
+    untrained = ESPCN(config=model.config)  # seed 0: the weights a default run (seed 0) starts from
+    paths.append(save_figure(plot_first_layer_filters(model, untrained=untrained), out / "fig3_first_layer_filters.png"))
     paths.append(save_figure(plot_last_layer_filters(model), out / "fig4_last_layer_filters.png"))
     img = next(iter(test.values()))
     paths.append(save_figure(plot_sr_crops(sr_panels(img, methods, r)), out / "fig5_sr_crops.png"))

@@ -34,7 +34,13 @@ _VARIANTS = (  # (what changes, the protocol step it changes; see espcn_ref.eval
 
 
 def _spline(a, zoom_factor):
-    """scipy.ndimage.zoom with a cubic spline, pixel areas aligned (grid_mode)."""
+    """scipy.ndimage.zoom with a cubic spline, pixel areas aligned (grid_mode).
+
+    Shrinking by an odd r it equals keeping every r-th pixel from (r - 1)/2:
+    output pixel i samples input coordinate (i + 1/2) r - 1/2 = i r + (r - 1)/2,
+    a whole pixel, where the spline returns the sample, and zoom does not
+    low-pass filter. For even r it interpolates halfway between two pixels.
+    """
     from scipy.ndimage import zoom
 
     return zoom(a, zoom_factor, order=3, mode="grid-mirror", grid_mode=True)

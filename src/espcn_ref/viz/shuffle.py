@@ -1,4 +1,8 @@
-"""Eq. (4), the periodic shuffle: cells, the permutation matrix, the order permutation."""
+"""The periodic shuffle of eq. (4), in its orders: cells, the permutation matrix, the order permutation.
+
+A figure's title names eq. (4) only when its order is one of eq. (4)'s two
+readings (:func:`eq4_reading`).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,23 @@ from ..ops.shuffle import pixel_shuffle, shuffle_matrix, shuffle_permutation
 from ._draw import category_cmap, grid
 
 
+def eq4_reading(C: int, order: str) -> str:
+    """Which reading of eq. (4) a shuffle ``order`` is, for C output channels.
+
+    The paper does not say whether eq. (4)'s x is the row or the column
+    (:mod:`espcn_ref.ops.shuffle`): ``dcr`` is the column reading, ``dcr_t``
+    the row reading, and PyTorch's ``crd`` is a reading only for C = 1,
+    where it equals ``dcr``. Returns the phrase the figures put in a title.
+    """
+    if order == "dcr" or (order == "crd" and C == 1):
+        return "eq. (4) read with x = column"
+    if order == "dcr_t":
+        return "eq. (4) read with x = row"
+    return "PyTorch's order, not eq. (4) for C > 1"
+
+
 def plot_shuffle(C: int = 2, r: int = 2, order: str = "crd", H: int = 2, W: int = 2) -> Figure:
-    """Eq. (4) on a tiny tensor: which input cell lands where.
+    """The periodic shuffle on a tiny tensor: which input cell lands where.
 
     The input x: (1, C r^2, H, W) is drawn as C r^2 small H x W panels,
     every cell coloured by its channel k and labelled "k" plus a letter for
@@ -43,7 +62,8 @@ def plot_shuffle(C: int = 2, r: int = 2, order: str = "crd", H: int = 2, W: int 
         labels = [[f"{int(src[c, a, b])}{letter[pos[c, a, b]]}" for b in range(r * W)] for a in range(r * H)]
         grid(ax, src[c], labels, cmap=cmap, norm=norm)
         ax.set_title(f"output channel c={c}", fontsize=9)
-    fig.suptitle(f"PS, eq. (4), order '{order}': (1, {n}, {H}, {W}) -> (1, {C}, {r * H}, {r * W})", fontsize=10)
+    fig.suptitle(f"PS, order '{order}': (1, {n}, {H}, {W}) -> (1, {C}, {r * H}, {r * W})\n{eq4_reading(C, order)}",
+                 fontsize=10)
     return fig
 
 

@@ -12,7 +12,7 @@ from ..data import imresize, modcrop
 from ..equivalence import subpixel_to_transposed
 from ..upscale import upscale_image
 from ..metrics import to_uint8
-from ..ops.shuffle import channel_index
+from ..ops.shuffle import channel_index, pixel_shuffle
 from ._draw import symmetric
 
 
@@ -48,21 +48,42 @@ def plot_training_curves(log_csv_path, baseline_psnr: float | None = None) -> Fi
     return fig
 
 
-def plot_first_layer_filters(model, ncols: int = 8) -> Figure:
-    """Fig. 3: the first layer's n_1 filters W_1: (n_1, C, f_1, f_1), channel 0.
+def first_layer_order(model) -> np.ndarray:
+    """Indices of the first layer's filters by decreasing variance, as Fig. 3 sorts them.
 
-    One axis per filter (``fig.axes[k]`` has image data W_1[k, 0]), each on
-    its own grey scale centred on 0.
+    W_1: (n_1, C, f_1, f_1); each filter's variance is taken over its
+    C f_1 f_1 weights. Ties keep their index order.
     """
-    w = model.params["conv1.weight"]
-    n = w.shape[0]
+    w = np.asarray(model.params["conv1.weight"], dtype=np.float64)
+    return np.argsort(-w.reshape(len(w), -1).var(axis=1), kind="stable")
+
+
+def plot_first_layer_filters(model, ncols: int = 8, untrained=None) -> Figure:
+    """Fig. 3: the first layer's n_1 filters W_1: (n_1, C, f_1, f_1), channel 0,
+    sorted by decreasing variance as in the paper (:func:`first_layer_order`).
+
+    untrained: optionally a second network (e.g. the same architecture as
+    initialised, before training), drawn beside the first, sorted the same way.
+    Axes: ``fig.axes[k]`` has image data W_1[first_layer_order(model)[k], 0],
+    each on its own grey scale centred on 0; with ``untrained``, the next
+    n_1 axes show its filters in its own order.
+    """
+    panels = [("trained", model)] + ([("untrained", untrained)] if untrained is not None else [])
+    n = model.params["conv1.weight"].shape[0]
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(0.8 * ncols, 0.8 * nrows + 0.4), layout="constrained")
-    for k in range(n):
-        ax = fig.add_subplot(nrows, ncols, k + 1)
-        ax.imshow(w[k, 0], cmap="gray", norm=symmetric(w[k, 0]), interpolation="nearest")
-        ax.set_axis_off()
-    fig.suptitle(f"Fig. 3: first-layer filters, {n} of {w.shape[2]}×{w.shape[3]}", fontsize=10)
+    fig = Figure(figsize=(0.8 * ncols * len(panels) + 0.3 * (len(panels) - 1), 0.8 * nrows + 0.7),
+                 layout="constrained")
+    subfigs = fig.subfigures(1, len(panels), wspace=0.04) if len(panels) > 1 else [fig]
+    for sub, (label, net) in zip(subfigs, panels):
+        w = net.params["conv1.weight"]
+        for pos, k in enumerate(first_layer_order(net)):
+            ax = sub.add_subplot(nrows, ncols, pos + 1)
+            ax.imshow(w[k, 0], cmap="gray", norm=symmetric(w[k, 0]), interpolation="nearest")
+            ax.set_axis_off()
+        if len(panels) > 1:
+            sub.suptitle(label, fontsize=9)
+    w = model.params["conv1.weight"]
+    fig.suptitle(f"Fig. 3: first-layer filters, {n} of {w.shape[2]}×{w.shape[3]}, sorted by variance", fontsize=10)
     return fig
 
 
@@ -84,31 +105,41 @@ def plot_last_layer_filters(model, channels=None, n_show: int = 4) -> Figure:
     """Fig. 4: the last layer's filters before and after the periodic shuffle.
 
     W_L: (C r^2, n_{L-1}, f_L, f_L). For each shown input channel c (default:
-    the ``n_show`` with the largest weights) two axes: "before", the C r^2
-    = r^2 filters of f_L x f_L (image data :func:`last_layer_mosaic`), and
-    "after" (``fig.axes[len(channels) + n]``), the same numbers rearranged by the shuffle into one r f_L x
-    r f_L HR-space kernel, ``subpixel_to_transposed(W_L, r)[c, 0]`` (9 x 9
-    for r = 3): the pattern one LR feature pixel paints on the output.
+    the ``n_show`` with the largest weights, strongest first) three axes, one
+    per row:
+
+    * LR: the C r^2 = r^2 filters of f_L x f_L at their phase position
+      (i, j) (image data :func:`last_layer_mosaic`), as Fig. 4(b);
+    * PS of the filter bank, as Fig. 4(c): the r^2 filters shuffled like r^2
+      feature maps, ``pixel_shuffle(W_L[:, c], r, order)``, r f_L x r f_L
+      (``fig.axes[len(channels) + n]``): tap (u, v) of phase (i, j) lands at
+      (u r + i, v r + j);
+    * the transposed-convolution stamp, ``subpixel_to_transposed(W_L, r)[c, 0]``
+      (``fig.axes[2 len(channels) + n]``): the pattern one LR pixel of feature
+      map c paints on the output. It is PS of the *flipped* filter bank:
+      tap (u, v) lands at ((f_L - 1 - u) r + i, (f_L - 1 - v) r + j).
+
+    All three rows of a channel share one grey scale centred on 0.
     """
     L = len(model.config.layer_shapes())
     w = np.asarray(model.params[f"conv{L}.weight"], dtype=np.float64)
     r, order = model.scale, model.config.order
     if channels is None:
         channels = np.argsort(-np.sqrt((w**2).sum(axis=(0, 2, 3))))[:n_show]
-    w_t = subpixel_to_transposed(w, r, order)  # (n_{L-1}, C, r f_L, r f_L)
-    fig = Figure(figsize=(2.2 * len(channels), 4.6), layout="constrained")
-    for n, c in enumerate(channels):  # top row: before the shuffle
-        ax = fig.add_subplot(2, len(channels), n + 1)
-        ax.imshow(last_layer_mosaic(w, int(c), r, order), cmap="gray", norm=symmetric(w[:, c]),
-                  interpolation="nearest")
-        ax.set_title(f"input map {int(c)}: {r * r} filters", fontsize=8)
-        ax.set_axis_off()
-    for n, c in enumerate(channels):  # bottom row: after, on the same grey scale
-        ax = fig.add_subplot(2, len(channels), len(channels) + n + 1)
-        ax.imshow(w_t[c, 0], cmap="gray", norm=symmetric(w[:, c]), interpolation="nearest")
-        ax.set_title(f"after PS: {w_t.shape[2]}×{w_t.shape[3]}", fontsize=8)
-        ax.set_axis_off()
-    fig.suptitle("Fig. 4: last layer, before (top) and after (bottom) the periodic shuffle", fontsize=10)
+    shuffled = pixel_shuffle(w.transpose(1, 0, 2, 3), r, order)  # (n_{L-1}, C, r f_L, r f_L): Fig. 4(c)
+    stamps = subpixel_to_transposed(w, r, order)  # (n_{L-1}, C, r f_L, r f_L)
+    rows = [(lambda c: last_layer_mosaic(w, c, r, order), f"map {{c}}: {r * r} LR filters"),
+            (lambda c: shuffled[c, 0], "PS of the filters (Fig. 4c)"),
+            (lambda c: stamps[c, 0], "stamp: PS of the flipped filters")]
+    fig = Figure(figsize=(2.2 * len(channels), 6.6), layout="constrained")
+    for row, (image, title) in enumerate(rows):
+        for n, c in enumerate(channels):
+            ax = fig.add_subplot(len(rows), len(channels), row * len(channels) + n + 1)
+            ax.imshow(image(int(c)), cmap="gray", norm=symmetric(w[:, c]), interpolation="nearest")
+            ax.set_title(title.format(c=int(c)), fontsize=8)
+            ax.set_axis_off()
+    fig.suptitle(f"Fig. 4: last layer before the shuffle (top), after it (middle: PS of the filters, as Fig. 4(c)),\n"
+                 f"and the transposed-convolution stamp it paints (bottom); order '{order}'", fontsize=10)
     return fig
 
 
