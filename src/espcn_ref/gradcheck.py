@@ -38,7 +38,12 @@ def numerical_gradient(loss, p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 
 
 def gradient_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """Largest relative error, max|a - n| / max(1, max|n|)."""
+    """The error measure of :func:`check_gradient`: max|a - n| / max(1, max|n|).
+
+    A relative error when the largest numerical gradient is above 1; below 1
+    it is the absolute error max|a - n| (so tiny gradients are not judged
+    relative to their own rounding noise).
+    """
     return float(np.max(np.abs(analytic - numeric)) / max(1.0, float(np.max(np.abs(numeric)))))
 
 
@@ -48,5 +53,6 @@ def check_gradient(loss, p: np.ndarray, analytic: np.ndarray, tol: float = 1e-6,
         raise AssertionError(f"gradient has shape {analytic.shape}, parameter has {p.shape}")
     err = gradient_error(analytic, numerical_gradient(loss, p, eps))
     if not err < tol:  # also fails on NaN
-        raise AssertionError(f"gradient check failed: relative error {err:.3e} >= {tol:.1e}")
+        raise AssertionError(f"gradient check failed: error {err:.3e} >= {tol:.1e} "
+                             "(max|a - n| / max(1, max|n|), see gradient_error)")
     return err

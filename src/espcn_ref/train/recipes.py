@@ -53,7 +53,8 @@ class TrainConfig:
     epochs: int = 100  # maximum number of epochs
     batch_size: int = 16
     patch: int = 17  # LR sub-image size; HR is 17 r (Sec. 3.2)
-    stride: int | None = None  # LR stride; None = patch: each HR pixel once (Sec. 3.2)
+    stride: int | None = None  # LR stride; None = patch: with our 'same' padding each HR pixel once (the paper's
+    #                             (17 - sum mod(f, 2)) r gives that under neither reading; docs/architecture.md)
     augment: bool = False  # one random flip / 90-degree rotation per sub-image, fixed at extraction
     augment_online: bool = False  # a fresh random flip / rotation each time a sub-image enters a batch
     rescale: tuple = ()  # also train on each image shrunk by these factors in (0, 1) (FSRCNN's augmentation)
