@@ -3,6 +3,12 @@
 A reader (or a crash) never sees a half-written file at the target path, and
 no temporary file is left behind on failure. The file gets the usual mode
 (0666 minus the umask), not mkstemp's private 0600.
+
+What is replaced: only a regular file, or nothing. A path that names a
+device, a FIFO or a socket (``/dev/null``, ``/dev/stdout``), or a symlink to
+one, is refused with a one-line error: a rename would replace the special
+file itself. A symlink to a regular file (or a dangling one) keeps the link:
+its target is replaced atomically, in the target's folder.
 """
 
 from __future__ import annotations
@@ -21,14 +27,19 @@ def _umask() -> int:
 
 def check_output_path(path) -> Path:
     """``path`` as a Path, if a file can be written there: its folder exists and
-    it is not itself a folder. Raises FileNotFoundError or IsADirectoryError
-    naming the path the user gave (not a temporary name)."""
+    it is not itself a folder nor a special file. Raises FileNotFoundError,
+    IsADirectoryError or ValueError naming the path the user gave (not a
+    temporary name). A symlink is followed (see the module doc)."""
     path = Path(path)
-    folder = path.parent  # Path("a.png").parent is Path(".")
+    target = path.resolve() if path.is_symlink() else path
+    folder = target.parent  # Path("a.png").parent is Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {folder} does not exist")
-    if path.is_dir():
+    if target.is_dir():
         raise IsADirectoryError(f"cannot write {path}: it is a folder")
+    if target.exists() and not target.is_file():
+        raise ValueError(f"cannot write {path}: it is a special file (a device, FIFO or socket), "
+                         "not a regular file; choose a file name")
     return path
 
 
@@ -40,8 +51,12 @@ def atomic_path(path, suffix: str = ".tmp"):
     suffix: the temporary file's ending (a video writer needs ".mp4" to pick
     its container).
     """
-    path = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    given = check_output_path(path)
+    path = given.resolve() if given.is_symlink() else given  # keep a link: replace what it points to
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except PermissionError:
+        raise PermissionError(f"cannot write {given}: the folder {path.parent} is not writable") from None
     os.close(fd)
     try:
         yield Path(tmp)

@@ -101,7 +101,7 @@ def cmd_train(a) -> int:
     images = {(f"{s}/{k}" if len(sets) > 1 else k): img for s, imgs in sets.items() for k, img in imgs.items()}
     what = "the scikit-image sample photos" if names == ["samples"] else f"{' + '.join(names)} from {root}"
     provenance = {"train_sets": [set_fingerprint(name, root) for name in names],
-                  "command": shlex.join(["espcn-ref", *a.argv])}
+                  "command": shlex.join(["espcn-ref", *map(str, a.argv)])}
     activation = a.activation or ("relu" if a.arch.startswith("srcnn") else "tanh")
     cfg = TrainConfig(scale=a.scale, arch=a.arch, recipe=a.recipe, activation=activation, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
@@ -119,7 +119,7 @@ def cmd_train(a) -> int:
               f"model: {Path(a.out) / 'model.npz'}")
     if state["status"] in ("interrupted", "paused"):
         print("resume with the same command and --resume")
-    return 0
+    return 130 if state["status"] == "interrupted" else 0  # Ctrl-C: saved, then 130 like the other commands
 
 
 def _set_names(text: str, flag: str = "--sets") -> list:
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "epochs' final weights (SWA) and score it on validation after each of those epochs, "
                         "like the epochs themselves")
     t.add_argument("--patience", type=_number(int, 1), default=100)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_number(int, 0), default=0)
     t.add_argument("--minutes", type=_number(float, 0), default=None, help="stop (and checkpoint) after this much training")
     t.add_argument("--out", default="runs/x3", help="run folder: checkpoint.npz, model.npz, log.csv")
     t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")

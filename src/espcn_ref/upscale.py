@@ -27,6 +27,8 @@ Peak memory then scales with the tile, not the frame (a 4K frame needs
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ._checks import as_float_array, check_int
@@ -55,6 +57,26 @@ def upscale_y(method, lr_y, r: int) -> np.ndarray:
     return method.forward(x)[0, 0]
 
 
+# Float64 copies of an (rH, rW, 3) output that colour upscaling holds at once, at most.
+OUTPUT_COPIES = 4
+
+
+def check_output_size(h: int, w: int, r: int) -> None:
+    """Refuse, before any work, an upscaling whose output would not fit in this machine's memory.
+
+    An h x w image at x r needs about OUTPUT_COPIES float64 (rh, rw, 3)
+    arrays; more than the physical memory is a one-line ValueError.
+    """
+    need = h * w * r * r * 3 * 8 * OUTPUT_COPIES
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: let the allocation decide
+        return
+    if need > total:
+        raise ValueError(f"x{r} of a {w}x{h} image is {r * w}x{r * h} pixels and needs about "
+                         f"{need / 2**30:,.0f} GiB; this machine has {total / 2**30:,.0f} GiB")
+
+
 def upscale_image(method, img, r: int) -> np.ndarray:
     """Colour-aware upscaling of a uint8 image (H, W) or (H, W, 3) -> (rH, rW[, 3]) uint8.
 
@@ -63,6 +85,7 @@ def upscale_image(method, img, r: int) -> np.ndarray:
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
         raise ValueError(f"img must be uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
+    check_output_size(img.shape[0], img.shape[1], check_int(r, "r", 1))
     if img.ndim == 2:
         return to_uint8(upscale_y(method, img / 255.0, r))
     ycc = rgb_to_ycbcr(img.astype(np.float64))  # [0, 255] scale, studio swing

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._atomic import atomic_path
 from ._checks import check_int
-from .upscale import upscale_image
+from .upscale import check_output_size, upscale_image
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 # WebM holds only VP8/VP9/AV1 video; every other container here takes H.264.
@@ -39,6 +39,33 @@ def _check_written_video(tmp: Path, dst: Path, frames: int, size: tuple) -> None
                          f"{frames} of {size[0]}x{size[1]}; {dst} is unchanged")
 
 
+def declared_frames(meta: dict, fps: float) -> int | None:
+    """The frame count a container declares: its frame count, else round(duration x fps); None if neither."""
+    n = meta.get("nframes")
+    if isinstance(n, (int, float)) and np.isfinite(n) and n > 0:
+        return int(n)
+    duration = meta.get("duration")
+    if isinstance(duration, (int, float)) and np.isfinite(duration) and duration > 0 and meta.get("fps"):
+        return round(duration * fps)
+    return None
+
+
+def _check_frame_count(src: Path, dst: Path, meta: dict, fps: float, frames: int) -> None:
+    """A truncated or damaged input must not become a silently shorter output.
+
+    Fewer decoded frames than the container declares (one frame of slack for
+    a duration rounded to the frame) is an error, and ``dst`` is left as it
+    was; a container that declares nothing gets a warning that says so.
+    """
+    want = declared_frames(meta, fps)
+    if want is None:
+        warnings.warn(f"{src}: declares no frame count or duration; the {frames} decoded frames could not be "
+                      "checked against it", UserWarning, stacklevel=3)
+    elif frames < want - 1:
+        raise ValueError(f"{src}: decoded {frames} frames but the file declares {want}: it is truncated or "
+                         f"damaged; {dst} is unchanged")
+
+
 def is_video(path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
@@ -51,7 +78,10 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     encode. It is video only: an audio track is not copied (a UserWarning
     says so). It is written to a temporary file next to ``dst``, read back
     (size and frame count) and only then renamed, so a failed encode never
-    replaces ``dst``.
+    replaces ``dst``. A truncated or damaged input (fewer frames decoded than
+    the file declares, or a decoding error) is an error and leaves ``dst``
+    unchanged; an input that declares no count gets a warning
+    (:func:`_check_frame_count`).
     Returns {"frames": n, "fps": fps, "size": (width, height)}.
     """
     import imageio.v2 as iio
@@ -75,6 +105,11 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
                       UserWarning, stacklevel=2)
     fps = float(meta.get("fps") or 25.0)
     w_in, h_in = meta["size"]
+    try:
+        check_output_size(h_in, w_in, r)  # before any frame is decoded
+    except ValueError:
+        reader.close()
+        raise
     size = (r * w_in, r * h_in)
     pix = "yuv420p" if size[0] % 2 == 0 and size[1] % 2 == 0 else "yuv444p"
     bar = None
@@ -94,10 +129,14 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
                     frames += 1
                     if bar is not None:
                         bar.update(1)
+            except (OSError, RuntimeError) as e:  # ffmpeg stopped on damaged data
+                raise ValueError(f"{src}: cannot decode past frame {frames} ({type(e).__name__}); "
+                                 f"{dst} is unchanged") from None
             finally:
                 writer.close()
             if frames == 0:
                 raise ValueError(f"{src}: the video has no frames")
+            _check_frame_count(src, dst, meta, fps, frames)
             _check_written_video(tmp, dst, frames, size)
     finally:
         reader.close()

@@ -135,7 +135,7 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     state["sessions"], state["times"] = [], []
     out.mkdir(parents=True, exist_ok=True)
     if resume and ckpt.exists():
-        state, perm, rng, avg = load_checkpoint(ckpt, cfg, model, opt, state)
+        state, perm, rng, avg = load_checkpoint(ckpt, cfg, model, opt, state, math.ceil(len(patches) / cfg.batch_size))
     else:  # a fresh run: no stale log or model from an earlier run in this folder
         for name in RUN_FILES:
             (out / name).unlink(missing_ok=True)

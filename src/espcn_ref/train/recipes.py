@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .._checks import check_real
+from .._checks import check_int, check_real
 from ..model import ESPCN, ESPCNConfig, srcnn_config
 from ..optim import SGD, Adam
 
@@ -81,6 +81,7 @@ class TrainConfig:
         for name in ("scale", "epochs", "batch_size", "patch", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_int(self.seed, "seed", 0)  # numpy's generators take seeds >= 0
         if self.stride is not None and self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
         if self.lr is not None:
