@@ -11,6 +11,11 @@ name it cannot resolve fails the build, and so ``tests/test_docs.py``. One
 false alarm of pdoc's is let through: it cannot resolve the postponed
 annotations of a NamedTuple's generated ``__init__`` (pdoc issue #765), such
 as ``model.Cache``'s fields, which are resolved everywhere else.
+
+The docstrings are plain text with reST's ``code`` and :func:`links`; their
+``*`` is multiplication, as in ``(N, C*r^2, H, W)``. So the Markdown that pdoc
+renders to takes no emphasis from a ``*`` inside a word (markdown2's
+"middle-word-em" off); ``*word*`` is still emphasis.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import pdoc
 import pdoc.render
+import pdoc.render_helpers
 
 PACKAGE = "espcn_ref"
 _NAMEDTUPLE_INIT = re.compile(r"Error parsing type annotation .* for ([\w.]+)\.__init__\.")
@@ -52,6 +58,7 @@ def build(out: Path, package: str = PACKAGE) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         modules = public_modules(package)
+        pdoc.render_helpers.markdown_extensions["middle-word-em"] = False  # C*r^2 stays C*r^2
         pdoc.render.configure(docformat="restructuredtext", footer_text=f"{package} API reference")
         pdoc.pdoc(*modules, output_directory=out)
     return [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}"
