@@ -6,12 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # The standard SR sets live next to the repository when they are available.
 DATA   ?= $(wildcard ../shared/data)
 
-.PHONY: help venv test test-slow test-all demo bench bench-epoch pretrained clean clean-numba
+.PHONY: help venv test test-slow test-all test-nojit docs demo bench bench-epoch pretrained clean clean-numba
 
 help:
 	@echo "make demo       run the main job (see README)"
 	@echo "make test       the test suite (about 2 min on 2 cores; the slow tests are in test-slow)"
 	@echo "make test-slow  the long tests only"
+	@echo "make test-nojit the kernels' twin tests with NUMBA_DISABLE_JIT=1: every kernel runs as Python, for a debugger (under a minute)"
+	@echo "make docs       the API reference from the docstrings (pdoc), in docs/api/index.html"
 	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
 	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
@@ -34,6 +36,19 @@ test-slow: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The twin tests of the kernels (ops, shuffle, loss, equivalences, the grid engine,
+# the model) with the JIT off: the kernels run as plain Python, so a breakpoint in
+# any of them stops, and the engine's BLAS call is replaced by its NumPy twin
+# (ops/blas.py). Hypothesis uses its "nojit" profile (tests/conftest.py).
+NOJIT_TESTS = $(wildcard tests/test_conv*.py tests/test_engine*.py tests/test_activations_loss.py \
+	tests/test_shuffle.py tests/test_equivalence.py tests/test_model*.py)
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 HYPOTHESIS_PROFILE=nojit $(BIN)/python -m pytest -m "not slow" $(NOJIT_TESTS)
+
+# HTML from the docstrings of every public module; a warning fails the build (docs/build_api.py).
+docs: $(STAMP)
+	$(BIN)/python docs/build_api.py docs/api
 
 demo: $(STAMP)
 	$(BIN)/python -m espcn_ref demo $(if $(DATA),--data $(DATA))

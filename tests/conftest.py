@@ -2,19 +2,24 @@
 
 import os
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
 # "ci" is deterministic (derandomize) so a CI run is reproducible; "dev"
 # explores new examples each run. .ci/run sets HYPOTHESIS_PROFILE=ci.
+# "nojit" (the default under NUMBA_DISABLE_JIT=1, `make test-nojit`) is
+# deterministic too, with fewer examples: every kernel runs as Python loops.
 settings.register_profile(
     "ci", derandomize=True, deadline=None, max_examples=100,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=40,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.register_profile("nojit", parent=settings.get_profile("ci"), max_examples=50)
+_default = "nojit" if numba.config.DISABLE_JIT else "ci" if os.environ.get("CI") else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
 
 
 def assert_close(ours, ref, rtol=1e-10, atol=1e-10, what=""):

@@ -3,6 +3,7 @@
 import json
 import zipfile
 
+import numba
 import numpy as np
 import pytest
 
@@ -142,6 +143,8 @@ def test_bad_config_and_input():
         ESPCN(2).forward(np.zeros((1, 1, 4, 4), dtype=np.uint8))
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="a 200x200 image: minutes as Python loops, and "
+                    "the no-JIT GEMM allocates its products")
 def test_inference_memory_is_bounded():
     """forward keeps no training cache: its peak is about conv2's input and
     output on the grid (1 pixel of padding per row and per image row), far

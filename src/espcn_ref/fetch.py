@@ -1,16 +1,16 @@
 """``espcn-ref data fetch``: download the standard SR sets, checked by SHA-256.
 
 The files come from public GitHub repositories pinned to fixed commits (the
-same bytes as ``../shared/data``; see its SOURCES.md):
+same bytes as ``../shared/data``; see its SOURCES.md)::
 
-=======  ==========================================  ===========================
-set      repository @ commit                         path
-=======  ==========================================  ===========================
-T91      tegg89/SRCNN-Tensorflow @ 78be1a24          Train/*.bmp
-Set5     tegg89/SRCNN-Tensorflow @ 78be1a24          Test/Set5/*_GT.bmp
-Set14    tegg89/SRCNN-Tensorflow @ 78be1a24          Test/Set14/*.bmp
-BSD100   ryujaehun/baseline @ c9e99474               benchmark/B100/HR/*.png
-=======  ==========================================  ===========================
+    =======  ==========================================  ===========================
+    set      repository @ commit                         path
+    =======  ==========================================  ===========================
+    T91      tegg89/SRCNN-Tensorflow @ 78be1a24          Train/*.bmp
+    Set5     tegg89/SRCNN-Tensorflow @ 78be1a24          Test/Set5/*_GT.bmp
+    Set14    tegg89/SRCNN-Tensorflow @ 78be1a24          Test/Set14/*.bmp
+    BSD100   ryujaehun/baseline @ c9e99474               benchmark/B100/HR/*.png
+    =======  ==========================================  ===========================
 
 Every file is checked against ``datasets.sha256`` (shipped in the package);
 a file is written to its final name only after its checksum matched

@@ -23,6 +23,11 @@ strides, dtypes and 32-bit sizes are checked in the compiled code before
 every call, so a bad operand raises instead of reaching BLAS.
 :func:`gemm` is the entry point for Python callers.
 
+With ``NUMBA_DISABLE_JIT=1`` the kernels run as Python, so that a debugger
+can step into them, but a BLAS call through a raw address cannot be made
+from Python: there, ``gemm_kernel`` is :func:`gemm_kernel_reference`, its
+NumPy twin (the same signature, checks and result, through ``matmul``).
+
 Numba's disk cache tracks each function's own file only: after editing this
 file, run ``make clean-numba`` so that the cached kernels of
 :mod:`espcn_ref.engine`, which have this code compiled in, are rebuilt.
@@ -33,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import get_cython_function_address, intrinsic
 
 # (sgemm, dgemm): pass to :func:`gemm_kernel`, which picks one by the operands' dtype.
@@ -96,6 +101,30 @@ def _row_stride(x):
 
 
 @njit(cache=True, nogil=True)
+def _gemm_sizes(a, b, c, trans_a):
+    """(m, n, k) of ``c (m, n) = a (m, k) @ b (k, n)`` (a stored (k, m) when
+    ``trans_a``); ValueError if the shapes do not match."""
+    m = a.shape[1] if trans_a else a.shape[0]
+    k = a.shape[0] if trans_a else a.shape[1]
+    n = b.shape[1]
+    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("gemm shapes do not match: need a (m, k) (or (k, m) with trans_a), b (k, n), c (m, n)")
+    return m, n, k
+
+
+@njit(cache=True, nogil=True)
+def _leading_dims(a, b, c, m, n, k):
+    """(lda, ldb, ldc), BLAS's leading dimensions; ValueError if an operand
+    is not a row slice or a size does not fit BLAS's 32-bit int."""
+    lda, ldb, ldc = _row_stride(a), _row_stride(b), _row_stride(c)
+    if min(lda, ldb, ldc) < 0:
+        raise ValueError("gemm operands must be row slices (unit stride along their rows)")
+    if max(m, n, k, lda, ldb, ldc) > _INT32_MAX:
+        raise ValueError("gemm sizes and strides must fit in BLAS's 32-bit int")
+    return lda, ldb, ldc
+
+
+@njit(cache=True, nogil=True)
 def gemm_kernel(addresses, a, b, c, beta, trans_a):
     """``c[...] = a @ b + beta * c`` (a read as its transpose when ``trans_a``).
 
@@ -103,13 +132,10 @@ def gemm_kernel(addresses, a, b, c, beta, trans_a):
     b: (k, n); c: (m, n); one dtype, float32 or float64; each a 2-D view
     with unit stride along its rows (row slices of bigger arrays are fine).
     ``c`` must not overlap ``a`` or ``b`` (not checked here; :func:`gemm`
-    checks it). Twin: ``beta * c + a @ b`` in NumPy (tests).
+    checks it). Twin: :func:`gemm_kernel_reference`, which replaces it when
+    the JIT is disabled.
     """
-    m = a.shape[1] if trans_a else a.shape[0]
-    k = a.shape[0] if trans_a else a.shape[1]
-    n = b.shape[1]
-    if b.shape[0] != k or c.shape[0] != m or c.shape[1] != n:
-        raise ValueError("gemm shapes do not match: need a (m, k) (or (k, m) with trans_a), b (k, n), c (m, n)")
+    m, n, k = _gemm_sizes(a, b, c, trans_a)
     if m == 0 or n == 0:
         return
     if k == 0:  # no products: c = beta * c, and BLAS's beta = 0 never reads c
@@ -118,15 +144,36 @@ def gemm_kernel(addresses, a, b, c, beta, trans_a):
         else:
             c *= beta
         return
-    lda, ldb, ldc = _row_stride(a), _row_stride(b), _row_stride(c)
-    if min(lda, ldb, ldc) < 0:
-        raise ValueError("gemm operands must be row slices (unit stride along their rows)")
-    if max(m, n, k, lda, ldb, ldc) > _INT32_MAX:
-        raise ValueError("gemm sizes and strides must fit in BLAS's 32-bit int")
+    lda, ldb, ldc = _leading_dims(a, b, c, m, n, k)
     address = addresses[0] if c.itemsize == 4 else addresses[1]
     # column-major: c^T (n, m) = b^T (n, k) @ a^T (k, m); a stored (k, m) row-major is
     # a^T's column-major transpose, hence the flag.
     _call_gemm(address, _N, _T if trans_a else _N, n, m, k, 1.0, b, ldb, a, lda, beta, c, ldc)
+
+
+def gemm_kernel_reference(addresses, a, b, c, beta, trans_a):
+    """:func:`gemm_kernel` in NumPy: ``c[...] = a @ b + beta * c`` through
+    ``matmul``; its twin, and its stand-in under ``NUMBA_DISABLE_JIT=1``.
+
+    The same arguments (``addresses`` is not used) and the same checks: the
+    shapes, and for a product with k > 0 the row slices and 32-bit sizes
+    BLAS needs; operands of mixed or non-float dtypes raise TypeError (the
+    compiled kernel refuses to compile them). With ``beta == 0`` c is never
+    read, as with BLAS: a NaN in c does not reach the result.
+    """
+    _check_dtypes(a, b, c)
+    m, n, k = _gemm_sizes(a, b, c, trans_a)
+    if k > 0 and m > 0 and n > 0:
+        _leading_dims(a, b, c, m, n, k)
+    product = (a.T if trans_a else a) @ b  # (m, n)
+    if beta == 0.0:
+        c[...] = product
+    else:
+        c[...] = beta * c + product
+
+
+if config.DISABLE_JIT:  # the kernels run as Python; a BLAS address cannot be called from there
+    gemm_kernel = gemm_kernel_reference  # noqa: F811
 
 
 def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, trans_a: bool = False) -> None:
@@ -140,13 +187,17 @@ def gemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, accumulate: bool = False, 
     for x, name in ((a, "a"), (b, "b"), (c, "c")):
         if not isinstance(x, np.ndarray) or x.ndim != 2:
             raise ValueError(f"{name} must be a 2-D array, got shape {np.shape(x)}")
-    if c.dtype not in (np.float32, np.float64) or a.dtype != c.dtype or b.dtype != c.dtype:
-        raise TypeError(f"gemm needs float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype}, {c.dtype}")
+    _check_dtypes(a, b, c)
     if not c.flags.writeable:
         raise ValueError("c must be writeable")
     if np.may_share_memory(c, a) or np.may_share_memory(c, b):
         raise ValueError("c must not overlap a or b")
     gemm_kernel(GEMM_ADDRESSES, a, b, c, 1.0 if accumulate else 0.0, trans_a)
+
+
+def _check_dtypes(a, b, c) -> None:
+    if c.dtype not in (np.float32, np.float64) or a.dtype != c.dtype or b.dtype != c.dtype:
+        raise TypeError(f"gemm needs float32 or float64 operands of one dtype, got {a.dtype}, {b.dtype}, {c.dtype}")
 
 
 def rows_independent_of_position(dtype=np.float32) -> bool:
