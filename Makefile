@@ -12,7 +12,7 @@ help:
 	@echo "make demo       run the main job (see README)"
 	@echo "make test       the test suite (about 2 min on 2 cores; the slow tests are in test-slow)"
 	@echo "make test-slow  the long tests only"
-	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
+	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed); Fig. 2 and Sec. 3.5 against SRCNN (Set14 from DATA)"
 	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
@@ -39,7 +39,7 @@ demo: $(STAMP)
 	$(BIN)/python -m espcn_ref demo $(if $(DATA),--data $(DATA))
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
+	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json $(if $(DATA),--data $(DATA))
 
 # Seconds per epoch on the stride-13 T91 patches of PyTorch's reference run (needs T91).
 bench-epoch: $(STAMP)
