@@ -14,7 +14,7 @@ help:
 	@echo "make test-slow  the long tests only"
 	@echo "make test-nojit the kernels' twin tests with NUMBA_DISABLE_JIT=1: every kernel runs as Python, for a debugger (under a minute)"
 	@echo "make docs       the API reference from the docstrings (pdoc), in docs/api/index.html"
-	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed)"
+	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed); Fig. 2 and Sec. 3.5 against SRCNN (Set14 from DATA)"
 	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
@@ -54,7 +54,7 @@ demo: $(STAMP)
 	$(BIN)/python -m espcn_ref demo $(if $(DATA),--data $(DATA))
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json
+	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json $(if $(DATA),--data $(DATA))
 
 # Seconds per epoch on the stride-13 T91 patches of PyTorch's reference run (needs T91).
 bench-epoch: $(STAMP)

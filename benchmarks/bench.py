@@ -4,7 +4,11 @@ and (when it happens to be installed) PyTorch, in one run.
 Every workload runs in a fresh child process, so its peak resident memory
 (ru_maxrss) is its own. Printed as a table; all figures also go to JSON.
 
-    python benchmarks/bench.py [--json FILE] [--quick] [--threads N] [--keep-openblas-env]
+    python benchmarks/bench.py [--json FILE] [--quick] [--threads N] [--data DIR] [--keep-openblas-env]
+
+Fig. 2 and Sec. 3.5 (ESPCN against SRCNN: per Set14 image at x3, per 1080p
+frame at x3 and x4) run twice, on one thread pinned to one core and on
+--threads; their JSON entries are keyed by the thread count ("1", "2").
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines to dodge old
 OpenBLAS bugs) make numpy's GEMM about 2x slower; the benchmark unsets them
@@ -306,6 +310,124 @@ def w_upsampling_forms(quick):
     return out
 
 
+# --- Fig. 2 and Sec. 3.5: ESPCN against SRCNN (each also on one pinned thread) ---------------
+
+# Set14's HR sizes (H, W), baboon .. zebra: the synthetic stand-in when Set14 is absent.
+SET14_SIZES = ((480, 500), (576, 720), (512, 512), (288, 352), (361, 250), (276, 276), (362, 500),
+               (288, 352), (512, 512), (512, 512), (512, 768), (512, 512), (656, 529), (391, 586))
+FIG2_LABELS = {"bicubic": "bicubic", "srcnn_915": "SRCNN 9-1-5", "srcnn_955": "SRCNN 9-5-5", "espcn": "ESPCN"}
+# Fig. 2's PSNR (Set14, x3, Y) for what a run does not score: the papers' published figures ...
+PUBLISHED_SET14_X3 = {"srcnn_915": (29.00, "published: Dong et al., ECCV 2014, SRCNN (91) (the paper's Table 1)"),
+                      "srcnn_955": (29.22, "published: Dong et al., TPAMI 2016, SRCNN 9-5-5")}
+# ... and, when Set14 is absent, this repository's own (README, Shipped models: espcn-ref evaluate).
+README_SET14_X3 = {"bicubic": 27.54, "espcn": 29.28}
+PAPER_K2_TIME_RATIOS = {3: 11.4, 4: 15.0}  # Sec. 3.5: SRCNN 9-5-5's time / ESPCN's per 1080p frame, on a K2 GPU
+UNTRAINED = "random init (seed 0), untrained: for timing only"
+
+
+def _placement() -> dict:
+    """The threads a workload ran with and the cores it could run on ([0] when pinned)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"threads": _threads(), "cpus": cpus}
+
+
+def _set14_x3(quick):
+    """Set14 at x3 as the protocol makes it: ({name: LR Y (h, w) float32}, {name: uint8 ground
+    truth} or None, where the images come from). Synthetic images of Set14's sizes when it is absent."""
+    import numpy as np
+
+    from espcn_ref.data import find_data_dir, load_set
+    from espcn_ref.evaluate import protocol_pair
+
+    root = find_data_dir()  # --data (passed on as ESPCN_DATA), else ../shared/data
+    if root is not None and (root / "Set14").is_dir():
+        images = load_set("Set14", root)
+        if quick:  # three 120 x 120 crops: seconds, not minutes
+            images = {k: v[:120, :120] for k, v in sorted(images.items())[:3]}
+        pairs = {k: protocol_pair(v, 3) for k, v in images.items()}
+        return ({k: lr for k, (lr, _) in pairs.items()}, {k: gt for k, (_, gt) in pairs.items()},
+                f"Set14 from {root}" + (" (quick: 3 images, 120x120 crops)" if quick else ""))
+    g = np.random.default_rng(0)
+    sizes = [(120, 120)] * 3 if quick else SET14_SIZES
+    lrs = {f"synthetic_{H}x{W}_{i}": g.random((H // 3, W // 3), dtype=np.float32) for i, (H, W) in enumerate(sizes)}
+    return lrs, None, ("synthetic: no Set14 under the data root; uniform random LR images, "
+                       + ("three of 40x40 (quick)" if quick else "Set14's 14 sizes / 3"))
+
+
+def _fig2_psnr(key, method, lrs, gts, shipped, quick):
+    """Mean PSNR on Set14 at x3: measured in this run where there is a model to score and the images,
+    else the README's (bicubic, ESPCN) or the published figure (SRCNN)."""
+    from espcn_ref.evaluate import score_y
+
+    if gts is not None and (key == "bicubic" or shipped):
+        psnr = statistics.mean(score_y(method, lrs[n], gts[n], 3, with_ssim=False)["psnr"] for n in lrs)
+        return {"psnr": psnr, "psnr_kind": "measured", "psnr_source": "measured in this run (Y, 3 px shaved)"
+                + (" on the quick crops, not Set14's figure" if quick else "")}
+    if key in README_SET14_X3:
+        return {"psnr": README_SET14_X3[key], "psnr_kind": "measured",
+                "psnr_source": "README, Shipped models (espcn-ref evaluate); Set14 absent in this run"}
+    psnr, source = PUBLISHED_SET14_X3[key]
+    return {"psnr": psnr, "psnr_kind": "published", "psnr_source": source}
+
+
+def w_fig2_set14_x3(quick):
+    """Fig. 2: time per Set14 image at x3 of the whole Y upscale as the protocol runs it
+    (upscale_y: bicubic with its imresize, SRCNN with its bicubic step), with each method's PSNR."""
+    from espcn_ref.model import ESPCN, srcnn_config, srcnn_over_espcn
+    from espcn_ref.registry import pretrained
+    from espcn_ref.upscale import upscale_y
+
+    r = 3
+    lrs, gts, source = _set14_x3(quick)
+    try:  # SRCNN 9-1-5 trained here, once the registry ships it
+        srcnn_915 = (pretrained(r, "srcnn-915-t91"), "shipped srcnn-915-t91")
+    except (ValueError, FileNotFoundError):
+        srcnn_915 = (ESPCN(config=srcnn_config(r, "915")), UNTRAINED)
+    methods = {"bicubic": ("bicubic", "none"), "srcnn_915": srcnn_915,
+               "srcnn_955": (ESPCN(config=srcnn_config(r, "955")), UNTRAINED + " (not trained here)"),
+               "espcn": (pretrained(r), "shipped espcn-t91 x3")}
+    rounds = 1 if quick else 5
+    per_image = {k: {} for k in methods}
+    for name, lr in lrs.items():  # the methods alternate on each image: the machine's drift falls on all alike
+        fns = [lambda m=m, lr=lr: upscale_y(m, lr, r) for m, _ in methods.values()]
+        for k, t in zip(methods, _alternating_medians(fns, rounds, per_round=1, warmup=1)):
+            per_image[k][name] = t
+    seconds = {k: statistics.mean(v.values()) for k, v in per_image.items()}
+    return {"scale": r, "images": source, "synthetic": gts is None, "lr_sizes": [list(lr.shape) for lr in lrs.values()],
+            "rounds": rounds, **_placement(),
+            "methods": {k: {"label": FIG2_LABELS[k], "weights": w,
+                            **_fig2_psnr(k, m, lrs, gts, w.startswith("shipped"), quick)}
+                        for k, (m, w) in methods.items()},
+            "seconds_per_image": seconds, "per_image_seconds": per_image,
+            "time_ratio_srcnn_955_to_espcn": seconds["srcnn_955"] / seconds["espcn"],
+            "config_ratios_srcnn_955_to_espcn": {k: float(v) for k, v in srcnn_over_espcn(r).items()}}
+
+
+def w_sec35_1080p(quick):
+    """Sec. 3.5: one frame with a 1080p output at x3 and x4, ESPCN's forward against SRCNN
+    9-5-5's (its bicubic step included); the bicubic step is also timed alone."""
+    import numpy as np
+
+    from espcn_ref.model import ESPCN, bicubic_pre_upscale, srcnn_config, srcnn_over_espcn
+    from espcn_ref.registry import pretrained
+
+    out = {**_placement(), "espcn_weights": "shipped espcn-t91", "srcnn_weights": UNTRAINED + " (not trained here)"}
+    for r in (3, 4):
+        H, W = SCALES_1080P[r]
+        if quick:
+            H, W = H // 4, W // 4
+        espcn, srcnn = pretrained(r), ESPCN(config=srcnn_config(r, "955"))
+        x = np.random.default_rng(0).random((1, 1, H, W), dtype=np.float32)
+        t_espcn, t_srcnn, t_bicubic = _alternating_medians(
+            [lambda: espcn.forward(x), lambda: srcnn.forward(x), lambda: bicubic_pre_upscale(x, r)],
+            rounds=1 if quick else 3, per_round=1, warmup=1)
+        out[f"x{r}"] = {"lr_size": [H, W], "espcn_seconds": t_espcn, "srcnn_955_seconds": t_srcnn,
+                        "srcnn_bicubic_seconds": t_bicubic, "time_ratio": t_srcnn / t_espcn,
+                        "config_ratios": {k: float(v) for k, v in srcnn_over_espcn(r).items()},
+                        "paper_k2_time_ratio": PAPER_K2_TIME_RATIOS[r]}
+    return out
+
+
 WORKLOADS = {
     "gemm_peak": lambda q: w_gemm_peak(q),
     **{f"inference_x{r}": (lambda q, r=r: w_inference(q, r)) for r in (2, 3, 4)},
@@ -314,7 +436,10 @@ WORKLOADS = {
     "train_step_b16": lambda q: w_train_step(q, 16),
     "train_step_b64": lambda q: w_train_step(q, 64),
     "upsampling_forms": lambda q: w_upsampling_forms(q),
+    "fig2_set14_x3": lambda q: w_fig2_set14_x3(q),
+    "sec35_1080p": lambda q: w_sec35_1080p(q),
 }
+BY_THREADS = ("fig2_set14_x3", "sec35_1080p")  # run on one thread pinned to one core, and on --threads
 
 
 def run_one(name, quick):
@@ -331,12 +456,32 @@ def run_one(name, quick):
 # --- the report --------------------------------------------------------------------
 
 
+def _pin_to_one_core():
+    """What `taskset -c 0` does, for a child: run only on the first core this process may use."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def _run_child(name, quick, env, pin=False) -> dict:
+    cmd = [sys.executable, __file__, "--one", name] + (["--quick"] if quick else [])
+    pin = pin and hasattr(os, "sched_setaffinity")  # (Linux; elsewhere the one thread runs unpinned)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=_pin_to_one_core if pin else None)
+    if proc.returncode != 0:
+        sys.exit(f"benchmark {name} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _thread_env(env, threads) -> dict:
+    return {**env, **{var: str(threads) for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default="benchmarks/results.json")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not figures to quote)")
     ap.add_argument("--keep-openblas-env", action="store_true")
     ap.add_argument("--threads", type=int, default=None, help="threads for ours and PyTorch (default: all cores)")
+    ap.add_argument("--data", help="dataset root holding Set14/ (default: ../shared/data if present; "
+                                   "without Set14, Fig. 2 is timed on synthetic images of its sizes)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
@@ -345,16 +490,16 @@ def main():
     if not a.keep_openblas_env:
         env.pop("OPENBLAS_CORETYPE", None)
         env.pop("OPENBLAS_L2_SIZE", None)
+    if a.data:
+        env["ESPCN_DATA"] = a.data  # espcn_ref.data.find_data_dir reads it in the children
     threads = a.threads or os.cpu_count() or 1
-    for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        env[var] = str(threads)
     results = {}
     for name in WORKLOADS:
-        cmd = [sys.executable, __file__, "--one", name] + (["--quick"] if a.quick else [])
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"benchmark {name} failed:\n{proc.stderr}")
-        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        if name in BY_THREADS:  # {"1": one thread pinned to one core, "2": --threads}
+            results[name] = {str(n): _run_child(name, a.quick, _thread_env(env, n), pin=n == 1)
+                             for n in sorted({1, threads})}
+        else:
+            results[name] = _run_child(name, a.quick, _thread_env(env, threads))
         print(f"  {name} done", file=sys.stderr)
     results["env"] = {"quick": a.quick, "openblas_env_kept": a.keep_openblas_env, "cpus": os.cpu_count(),
                       "threads": threads}
@@ -415,6 +560,43 @@ def report(res):
               f"{u['output_mib']:.1f} MiB)")
     if ts:
         print(f"    (PyTorch's two forms agree with ours within {u['torch_max_abs_diff']:.1e})")
+    report_srcnn(res["fig2_set14_x3"], res["sec35_1080p"])
+
+
+def _on(run) -> str:
+    """'1 thread (core 0)' or '2 threads': how a run was placed."""
+    pinned = run.get("cpus") is not None and len(run["cpus"]) == 1 and run["threads"] == 1
+    return f"{run['threads']} thread{'s' if run['threads'] > 1 else ''}" + (f" (core {run['cpus'][0]})" if pinned else "")
+
+
+def report_srcnn(fig2, sec35):
+    """Fig. 2 and Sec. 3.5: ESPCN against SRCNN, each run ({threads: record}) side by side."""
+    runs = [fig2[n] for n in sorted(fig2, key=int)]
+    first = runs[0]
+    print(f"\nFig. 2: time per image at x3 (the whole Y upscale), mean over {first['images']} "
+          f"of each image's median of {first['rounds']} alternating rounds")
+    print(f"    {'method':12s} {'PSNR':>6s}  {'':9s} " + " ".join(f"{_on(run) + ' ms':>19s}" for run in runs))
+    for k, m in first["methods"].items():
+        print(f"    {m['label']:12s} {m['psnr']:6.2f}  {m['psnr_kind']:9s} "
+              + " ".join(f"{1e3 * run['seconds_per_image'][k]:19.1f}" for run in runs))
+    c = first["config_ratios_srcnn_955_to_espcn"]
+    print("    SRCNN 9-5-5 / ESPCN: time " + ", ".join(f"{run['time_ratio_srcnn_955_to_espcn']:.1f}x on {_on(run)}"
+                                              for run in runs)
+          + f"; the configs: multiply-adds {c['macs']:.1f}x, weights {c['weights']:.2f}x")
+    for k, m in first["methods"].items():
+        print(f"    ({m['label']}: PSNR {m['psnr_source']}; weights: {m['weights']})")
+    print("\nSec. 3.5: one frame with a 1080p output, SRCNN 9-5-5 (its bicubic step included) against ESPCN")
+    print(f"    {'':3s} {'run':17s} {'ESPCN ms':>9s} {'SRCNN ms':>9s} {'bicubic ms':>10s} {'time ratio':>10s} "
+          f"{'MACs ratio':>10s} {'weights':>8s} {'paper (K2)':>10s}")
+    for n in sorted(sec35, key=int):
+        run = sec35[n]
+        for r in (3, 4):
+            w = run[f"x{r}"]
+            print(f"    x{r} {_on(run):17s} {1e3 * w['espcn_seconds']:9.1f} {1e3 * w['srcnn_955_seconds']:9.1f} "
+                  f"{1e3 * w['srcnn_bicubic_seconds']:10.1f} {w['time_ratio']:9.1f}x {w['config_ratios']['macs']:9.1f}x "
+                  f"{w['config_ratios']['weights']:7.2f}x {w['paper_k2_time_ratio']:9.1f}x")
+    print(f"    (LR {sec35[n]['x3']['lr_size']} at x3, {sec35[n]['x4']['lr_size']} at x4; "
+          f"SRCNN weights: {sec35[n]['srcnn_weights']})")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,45 @@ def test_bench_quick_run(tmp_path):
     assert "tiled == untiled" in proc.stdout
     v = res["video_x3"]  # every frame of the 6-frame clip came back
     assert v["frames"] == 6
+    fig2, sec35 = res["fig2_set14_x3"], res["sec35_1080p"]
+    assert set(fig2) == set(sec35) == {"1"}  # --threads 1: only the run on one pinned thread
+    assert fig2["1"]["threads"] == sec35["1"]["threads"] == 1 and len(fig2["1"]["cpus"]) == 1
+    check_fig2_record(fig2["1"])
+    for r, macs, weights, k2 in ((3, 22.75, 2.53, 11.4), (4, 37.13, 2.32, 15.0)):
+        frame = sec35["1"][f"x{r}"]  # Sec. 3.5: a 1080p frame (quick: a quarter of its side)
+        assert set(frame) >= {"lr_size", "espcn_seconds", "srcnn_955_seconds", "srcnn_bicubic_seconds", "time_ratio"}
+        assert frame["lr_size"] == [{3: 90, 4: 67}[r], {3: 160, 4: 120}[r]]
+        ratios = frame["config_ratios"]
+        assert (round(ratios["macs"], 2), round(ratios["weights"], 2), frame["paper_k2_time_ratio"]) == (macs, weights, k2)
+    assert "Fig. 2: time per image at x3" in proc.stdout and "Sec. 3.5: one frame with a 1080p output" in proc.stdout
+
+
+def check_fig2_record(run):
+    """The keys of one Fig. 2 run that the figure (espcn_ref.viz.fig2_points) reads, and what they hold."""
+    methods = {"bicubic", "srcnn_915", "srcnn_955", "espcn"}
+    assert set(run["methods"]) == set(run["seconds_per_image"]) == set(run["per_image_seconds"]) == methods
+    assert all(len(times) == len(run["lr_sizes"]) for times in run["per_image_seconds"].values())
+    for m in run["methods"].values():
+        assert set(m) == {"label", "psnr", "psnr_kind", "psnr_source", "weights"} and m["psnr_kind"] in ("measured", "published")
+    assert run["methods"]["srcnn_955"]["psnr_kind"] == "published" and "random init" in run["methods"]["srcnn_955"]["weights"]
+    assert run["methods"]["bicubic"]["psnr_kind"] == run["methods"]["espcn"]["psnr_kind"] == "measured"
+    assert run["time_ratio_srcnn_955_to_espcn"] == run["seconds_per_image"]["srcnn_955"] / run["seconds_per_image"]["espcn"]
+    assert round(run["config_ratios_srcnn_955_to_espcn"]["macs"], 1) == 22.7
+
+
+@pytest.mark.slow
+def test_fig2_without_set14_times_synthetic_images(tmp_path):
+    """No Set14 under the data root: the same record, on random images, and it says so."""
+    import os
+
+    env = {**os.environ, "ESPCN_DATA": str(tmp_path), "NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(BENCH), "--one", "fig2_set14_x3", "--quick"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run = json.loads(proc.stdout.strip().splitlines()[-1])
+    check_fig2_record(run)
+    assert run["synthetic"] and run["images"].startswith("synthetic: no Set14")
+    assert run["methods"]["espcn"]["psnr"] == 29.28 and "README" in run["methods"]["espcn"]["psnr_source"]
 
 
 EPOCH = BENCH.parent / "epoch_time.py"

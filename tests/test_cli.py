@@ -354,10 +354,17 @@ def test_subcommands_pass_their_flags_through(capsys, tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr(viz, "write_figures", lambda out, data, **kw: seen.update(out=out, data=data, **kw) or [1, 2])
     code, out, _ = run(capsys, "figures", "--out", tmp_path / "f", "--data", tmp_path, "--quick",
-                       "--train-seconds", "5", "--quiet")
+                       "--train-seconds", "5", "--quiet", "--bench-json", tmp_path / "b.json")
     assert code == 0 and "2 figures written" in out
     assert seen == {"out": str(tmp_path / "f"), "data": str(tmp_path), "quick": True, "train_seconds": 5.0,
-                    "progress": False}
+                    "progress": False, "bench_json": str(tmp_path / "b.json")}
+    # a JSON without Fig. 2's entry: that figure is skipped with a one-line note, the rest still written
+    monkeypatch.setattr(viz, "write_figures", lambda out, data, bench_json, **kw: [
+        p for p in [viz.write_fig2(out, bench_json)] if p is not None])
+    (tmp_path / "old.json").write_text("{}")
+    code, out, err = run(capsys, "figures", "--out", tmp_path, "--quiet", "--bench-json", tmp_path / "old.json")
+    assert code == 0 and "0 figures written" in out
+    assert err.startswith("espcn-ref: warning: fig2_psnr_vs_time.png skipped:") and "run make bench" in err
     monkeypatch.undo()  # the real write_figures refuses a file as its folder, before it trains
     (tmp_path / "file").write_text("x")
     assert "output folder" in _one_line_error(capsys, "figures", "--out", tmp_path / "file", "--quick", "--quiet")

@@ -1,11 +1,13 @@
 """SRCNN (Dong et al. 2014/2016) as the same layer stack with r = 1 after a
 bicubic pre-upscaling: shapes, the reference, the engine, files, training."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 from espcn_ref.data import imresize, sample_images
-from espcn_ref.model import ESPCN, ESPCNConfig, load_model, srcnn_config
+from espcn_ref.model import ESPCN, ESPCNConfig, load_model, srcnn_config, srcnn_over_espcn
 from espcn_ref.ops.conv import conv2d_reference
 from espcn_ref.train import TrainConfig, train
 
@@ -24,6 +26,24 @@ def test_srcnn_shapes_parameters_and_cost():
     assert c955.macs_per_hr_pixel() / espcn3.macs_per_hr_pixel() == pytest.approx(22.75, abs=0.01)
     with pytest.raises(ValueError, match="variant must be one of"):
         srcnn_config(3, "935")
+
+
+def test_sec35_ratios_from_the_configs():
+    """SRCNN 9-5-5 over ESPCN: multiply-adds per HR pixel 22.7x at x3 and
+    37.1x at x4; weights 2.53x and 2.32x (the paper's "2.5" is x3's); with
+    the biases the parameter ratios would be 2.52x and 2.31x."""
+    x3, x4 = srcnn_over_espcn(3), srcnn_over_espcn(4)
+    assert x3["macs"] == Fraction(57_184, Fraction(22_624, 9)) == Fraction(16_083, 707)  # 22.748...
+    assert x4["macs"] == Fraction(57_184, Fraction(24_640, 16)) == Fraction(14_296, 385)  # 37.132...
+    assert x3["weights"] == Fraction(57_184, 22_624) and x4["weights"] == Fraction(57_184, 24_640)
+    assert x3["params"] == Fraction(57_184 + 97, 22_624 + 105) and x4["params"] == Fraction(57_184 + 97, 24_640 + 112)
+    assert [round(float(v), 2) for v in (x3["macs"], x4["macs"], x3["weights"], x4["weights"])] == [22.75, 37.13, 2.53, 2.32]
+    assert [round(float(v), 1) for v in (x3["macs"], x4["macs"])] == [22.7, 37.1]
+    assert [round(float(v), 2) for v in (x3["params"], x4["params"])] == [2.52, 2.31]  # so 2.53 / 2.32 are weights only
+    for r in (3, 4):  # one weight, one multiply-add per pixel its layer runs on
+        assert srcnn_over_espcn(r)["macs"] == r * r * srcnn_over_espcn(r)["weights"]
+    assert ESPCN(config=srcnn_config(3, "915")).num_params(biases=False) == 8_032  # SRCNN's own count
+    assert srcnn_over_espcn(3, "915")["weights"] == Fraction(8_032, 22_624)
 
 
 def _srcnn64(r=3, seed=2):

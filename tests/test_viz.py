@@ -1,6 +1,7 @@
 """espcn_ref.viz: every figure draws the library's own numbers, and write_figures writes them."""
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -306,6 +307,74 @@ def test_full_range_luma_is_pillows():
     np.testing.assert_array_equal(ours, np.asarray(Image.fromarray(img).convert("L")))
 
 
+# --- Fig. 2: PSNR against time, from make bench's JSON ---------------------------------------
+
+
+def bench_json_fig2(threads=("1", "2")) -> dict:
+    """A made-up `make bench` JSON with the Fig. 2 entry benchmarks/bench.py writes (no timing here)."""
+    methods = {"bicubic": ("bicubic", 27.54, "measured", 0.004), "srcnn_915": ("SRCNN 9-1-5", 29.00, "published", 0.1),
+               "srcnn_955": ("SRCNN 9-5-5", 29.22, "published", 0.7), "espcn": ("ESPCN", 29.28, "measured", 0.02)}
+    runs = {}
+    for n in threads:
+        k = 1 / int(n)  # two threads: half the time
+        runs[n] = {"synthetic": False, "images": "Set14 from somewhere", "threads": int(n),
+                   "cpus": [0] if n == "1" else [0, 1],
+                   "methods": {m: {"label": label, "psnr": psnr, "psnr_kind": kind, "psnr_source": kind, "weights": "-"}
+                               for m, (label, psnr, kind, _) in methods.items()},
+                   "seconds_per_image": {m: t * k for m, (*_, t) in methods.items()},
+                   "time_ratio_srcnn_955_to_espcn": 35.0,
+                   "config_ratios_srcnn_955_to_espcn": {"macs": 22.748, "weights": 2.5276, "params": 2.52}}
+    return {"env": {}, "fig2_set14_x3": runs}
+
+
+def test_fig2_draws_every_method_and_thread_count_from_the_json():
+    bench = bench_json_fig2()
+    points = viz.fig2_points(bench)
+    assert [(p["method"], p["threads"]) for p in points] == [(m, n) for n in (1, 2) for m in
+                                                          ("bicubic", "srcnn_915", "srcnn_955", "espcn")]
+    fig = viz.plot_psnr_vs_time(points, viz.fig2_caption(bench))
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"  # as in the paper
+    markers = [line for line in ax.lines if line.get_linestyle() == "None"]  # one marker per point
+    drawn = {(float(line.get_xdata()[0]), float(line.get_ydata()[0])): line for line in markers}
+    assert len(markers) == len(drawn) == 8
+    runs = bench["fig2_set14_x3"]
+    for n, run in runs.items():
+        for m, spec in run["methods"].items():
+            line = drawn[(run["seconds_per_image"][m], spec["psnr"])]
+            hollow = line.get_markerfacecolor() == "none"
+            assert hollow == (spec["psnr_kind"] == "published"), (n, m, "hollow vs published")
+            assert line.get_marker() == ("o" if n == "1" else "s")
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["bicubic, 27.54 dB\nmeasured", "SRCNN 9-1-5, 29.00 dB\npublished",
+                      "SRCNN 9-5-5, 29.22 dB\npublished; not trained here", "ESPCN, 29.28 dB\nmeasured"]
+    caption = fig.texts[0].get_text().replace("\n", " ")
+    assert "multiply-adds 22.7x, weights 2.53x" in caption and "35.0x (1 thread), 35.0x (2 threads)" in caption
+    assert "1 thread (pinned)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_fig2_one_thread_only_and_synthetic_times_say_so():
+    bench = bench_json_fig2(threads=("1",))
+    bench["fig2_set14_x3"]["1"]["synthetic"] = True
+    assert {p["threads"] for p in viz.fig2_points(bench)} == {1}
+    assert "synthetic images of Set14's sizes" in viz.fig2_caption(bench)
+    viz.plot_psnr_vs_time(viz.fig2_points(bench))  # no caption: fine too
+
+
+def test_write_fig2_skips_with_a_note_when_the_json_has_no_fig2(tmp_path):
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"env": {}}))  # a JSON from before Fig. 2's timings
+    with pytest.warns(UserWarning, match="has no 'fig2_set14_x3' entry"):
+        assert viz.write_fig2(tmp_path, old) is None
+    with pytest.warns(UserWarning, match="no benchmark JSON at"):
+        assert viz.write_fig2(tmp_path, tmp_path / "missing.json") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.json"]
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(bench_json_fig2()))
+    assert viz.write_fig2(tmp_path, new) == tmp_path / "fig2_psnr_vs_time.png"
+    assert (tmp_path / "fig2_psnr_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 # --- files -----------------------------------------------------------------------------------
 
 
@@ -337,7 +406,9 @@ def test_write_figures_quick(tmp_path, monkeypatch, data):
     elif find_data_dir() is None:
         pytest.skip("no dataset folder (../shared/data or ESPCN_DATA)")
     out = tmp_path / "figs"
-    paths = viz.write_figures(out, quick=True)
+    bench = tmp_path / "bench.json"  # Fig. 2 draws make bench's JSON
+    bench.write_text(json.dumps(bench_json_fig2()))
+    paths = viz.write_figures(out, quick=True, bench_json=bench)
     assert paths == [out / name for name in viz.FIGURES]
     assert sorted(p.name for p in out.iterdir()) == sorted(viz.FIGURES)  # nothing else left behind
     for p in paths:

@@ -224,7 +224,8 @@ def cmd_fetch(a) -> int:
 def cmd_figures(a) -> int:
     from .viz import write_figures
 
-    paths = write_figures(a.out, a.data, quick=a.quick, train_seconds=a.train_seconds, progress=not a.quiet)
+    paths = write_figures(a.out, a.data, quick=a.quick, train_seconds=a.train_seconds, progress=not a.quiet,
+                          bench_json=a.bench_json)
     print(f"{len(paths)} figures written to {a.out}")
     return 0
 
@@ -318,11 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--verbose", action="store_true")
     f.set_defaults(func=cmd_fetch)
 
-    g = sub.add_parser("figures", help="write the teaching figures (paper Fig. 3-5, eq. 4, Sec. 2.2) as PNGs")
+    g = sub.add_parser("figures", help="write the teaching figures (paper Figs. 2-5, eq. 4, Sec. 2.2) as PNGs")
     g.add_argument("--out", default="docs/figures")
     g.add_argument("--data", help=data_help)
     g.add_argument("--quick", action="store_true", help="small sizes and a few seconds of training")
     g.add_argument("--train-seconds", type=_number(float, 0, strict=True), default=120.0, help="training time of the curves figure")
+    g.add_argument("--bench-json", default="benchmarks/results.json",
+                   help="make bench's JSON, for Fig. 2 (PSNR against time); without its Fig. 2 entry that figure "
+                        "is skipped with a note (default: benchmarks/results.json)")
     g.add_argument("--quiet", action="store_true")
     g.set_defaults(func=cmd_figures)
 

@@ -14,6 +14,7 @@ plot_activation_patterns         Sec. 2.2, the r^2 activation patterns
 plot_subpixel_kernels            Sec. 2.2, one k_s x k_s kernel = r^2 small ones
 plot_three_forms                 Sec. 2.2, eq. (3): three forms, one output
 plot_upsampling_cost             Sec. 2.2, multiply-adds against measured time
+plot_psnr_vs_time                Fig. 2, PSNR against time per image (make bench)
 plot_training_curves             Sec. 3.2, training loss and validation PSNR
 plot_first_layer_filters         Fig. 3, the first layer's filters by variance
 plot_last_layer_filters          Fig. 4, the last layer before / after PS, and
@@ -49,7 +50,8 @@ from .training import (
     sr_panels,
 )
 from .protocol import plot_protocol_variants, protocol_variants
-from .files import FIGURES, save_figure, write_figures
+from .speed import fig2_caption, fig2_points, plot_psnr_vs_time
+from .files import FIGURES, save_figure, write_fig2, write_figures
 from ..ops.shuffle import shuffle_matrix  # drawn by plot_shuffle_matrix
 
-__all__ = ['FIGURES', 'last_layer_mosaic', 'plot_activation_patterns', 'plot_channel_permutation', 'plot_first_layer_filters', 'plot_last_layer_filters', 'plot_protocol_variants', 'plot_shuffle', 'plot_shuffle_matrix', 'plot_sr_crops', 'plot_subpixel_kernels', 'plot_three_forms', 'plot_training_curves', 'plot_upsampling_cost', 'plot_zero_insertion', 'protocol_variants', 'read_log', 'save_figure', 'sr_panels', 'upsampling_table', 'write_figures', 'shuffle_matrix']
+__all__ = ['FIGURES', 'fig2_caption', 'fig2_points', 'last_layer_mosaic', 'plot_activation_patterns', 'plot_channel_permutation', 'plot_first_layer_filters', 'plot_last_layer_filters', 'plot_protocol_variants', 'plot_psnr_vs_time', 'plot_shuffle', 'plot_shuffle_matrix', 'plot_sr_crops', 'plot_subpixel_kernels', 'plot_three_forms', 'plot_training_curves', 'plot_upsampling_cost', 'plot_zero_insertion', 'protocol_variants', 'read_log', 'save_figure', 'sr_panels', 'upsampling_table', 'write_fig2', 'write_figures', 'shuffle_matrix']

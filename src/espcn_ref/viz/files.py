@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from ..data import HELD_OUT, train_test_images
 from ..evaluate import evaluate_images
 from .protocol import plot_protocol_variants, protocol_variants
 from .shuffle import plot_channel_permutation, plot_shuffle, plot_shuffle_matrix
+from .speed import FIG2_ENTRY, fig2_caption, fig2_points, plot_psnr_vs_time
 from .training import (
     plot_first_layer_filters,
     plot_last_layer_filters,
@@ -40,8 +43,30 @@ def save_figure(fig: Figure, path, dpi: int = 110) -> Path:
 FIGURES = ("shuffle_crd.png", "shuffle_dcr.png", "shuffle_dcr_t.png", "shuffle_matrix.png",
            "channel_permutation.png", "zero_insertion.png", "activation_patterns.png",
            "activation_patterns_x3_k9.png", "subpixel_kernels.png", "three_forms.png",
-           "training_curves.png", "fig3_first_layer_filters.png", "fig4_last_layer_filters.png",
+           "fig2_psnr_vs_time.png", "training_curves.png", "fig3_first_layer_filters.png", "fig4_last_layer_filters.png",
            "fig5_sr_crops.png", "protocol_variants.png")
+
+
+BENCH_JSON = "benchmarks/results.json"  # `make bench` writes it; Fig. 2 is drawn from it
+
+
+def write_fig2(out_dir, bench_json=BENCH_JSON) -> Path | None:
+    """fig2_psnr_vs_time.png in ``out_dir``, drawn from `make bench`'s JSON.
+
+    Returns its path; or None, with a warning saying why, when the file is
+    missing or holds no Fig. 2 entry (a JSON from before the entry existed).
+    """
+    path = Path(bench_json)
+    if not path.is_file():
+        warnings.warn(f"fig2_psnr_vs_time.png skipped: no benchmark JSON at {path} (make bench writes it)",
+                      UserWarning, stacklevel=2)
+        return None
+    bench = json.loads(path.read_text())
+    if FIG2_ENTRY not in bench:
+        warnings.warn(f"fig2_psnr_vs_time.png skipped: {path} has no {FIG2_ENTRY!r} entry "
+                      "(it predates Fig. 2's timings; run make bench)", UserWarning, stacklevel=2)
+        return None
+    return save_figure(plot_psnr_vs_time(fig2_points(bench), fig2_caption(bench)), Path(out_dir) / "fig2_psnr_vs_time.png")
 
 
 def _figure_data(data_dir, quick: bool):
@@ -59,7 +84,7 @@ def _figure_data(data_dir, quick: bool):
 
 
 def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds: float = 120.0,
-                  progress: bool = False) -> list[Path]:
+                  progress: bool = False, bench_json=BENCH_JSON) -> list[Path]:
     """Write every figure of this module as a PNG into ``out_dir``; return the paths.
 
     File names: :data:`FIGURES`, each written atomically (:func:`save_figure`).
@@ -70,7 +95,8 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
     (``espcn_ref.registry.pretrained_path(3)``), else that run's network; Fig. 3
     puts an untrained network (seed 0) beside it; Fig. 5 shows both. quick:
     2 epochs on three 120x120 crops and small test images, a few seconds in
-    all (for the tests).
+    all (for the tests). Fig. 2 comes from `make bench`'s JSON ``bench_json``
+    (:func:`write_fig2`); without it, that figure is skipped with a warning.
     """
     from ..model import ESPCN, load_model
     from ..registry import pretrained, pretrained_path
@@ -97,6 +123,7 @@ def write_figures(out_dir, data_dir=None, quick: bool = False, *, train_seconds:
         "three_forms.png": lambda: plot_three_forms(rng.random((1, 1, 12, 12)), w4, 2, 1),
     }
     paths = [save_figure(make(), out / name) for name, make in figures.items()]
+    paths += [p for p in [write_fig2(out, bench_json)] if p is not None]
 
     with tempfile.TemporaryDirectory() as run:
         cfg = TrainConfig(scale=r, epochs=2 if quick else 100_000, patience=100_000,
