@@ -52,7 +52,8 @@ def test_p_below_0001_on_set5_needs_t_above_8_61():
         assert res["t_for_p001"] == C.critical_t(5)
 
 
-@pytest.mark.parametrize("a, b, reason", [([1.0], [0.0], "fewer than 2"), ([3.0, 4.0, 5.0], [2.0, 3.0, 4.0], "zero spread"),
+@pytest.mark.parametrize("a, b, reason", [([1.0], [0.0], "fewer than 2"),
+                                          ([3.0, 4.0, 5.0], [2.0, 3.0, 4.0], "zero spread"),
                                           ([math.inf, 30.0], [29.0, 28.0], "infinite PSNR")])
 def test_an_undefined_ttest_says_why_instead_of_raising(a, b, reason):
     res = C.paired_ttest(a, b)

@@ -54,7 +54,7 @@ DEFAULT_ROWS = (
     Row("ESPCN (91 relu)", "espcn-relu-t91-paper"),
     Row("ESPCN (91 tanh)", "espcn-t91-paper"),
     Row("ESPCN (91 augmented)", "espcn-t91",
-        "augmented: T91 with flips, rotations and shrunk copies (not Table 1's condition)"),
+        "trained on T91 with flips, rotations and shrunk copies, which Table 1's rows do not use"),
 )
 
 TABLE1_SETS = ("Set5", "Set14", "BSD100", "BSD500")
@@ -209,11 +209,6 @@ def compare_rows(a: dict, b: dict, sets) -> dict:
 # --- the table ------------------------------------------------------------------
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return float(np.mean(values)) if values else None
-
-
 def build_table(results: list[dict], scale: int, pairs=TTESTS) -> dict:
     """The whole table as JSON-able dicts (rows and t-tests keyed by label, in order).
 
@@ -227,8 +222,8 @@ def build_table(results: list[dict], scale: int, pairs=TTESTS) -> dict:
         paper = PAPER_X3.get(r["label"]) if scale == 3 else None
         paper = {s: paper[s] for s in sets if s in paper} if paper else None
         complete = r["missing"] is None and all(s in r["sets"] for s in sets)
-        average = ({k: _mean([r["sets"][s][k] for s in sets]) for k in ("psnr", "ssim")} if complete and sets
-                   else None)
+        average = ({k: float(np.mean([r["sets"][s][k] for s in sets])) for k in ("psnr", "ssim")}
+                   if complete and sets else None)
         minus = {s: r["sets"][s]["psnr"] - v for s, v in (paper or {}).items() if s in r["sets"]}
         rows[r["label"]] = {**r, "paper": paper, "average": average, "minus_paper": minus or None}
 
@@ -334,7 +329,7 @@ def render_markdown(table: dict) -> str:
         lines += ["", "Ours − paper (dB)", "", _line(["row"] + sets), _line(["---"] * (len(sets) + 1))]
         lines += [_line([label] + [_num(m.get(s), signed=True) for s in sets]) for label, m in minus.items()]
     lines += ["", "Paired t-tests on per-image PSNR, A − B", "",
-              _line(["A − B", "images", "n", "mean diff (dB)", "95% CI (dB)", "t", "p", "p < 0.001 needs \\|t\\| >"]),
+              _line(["A − B", "set", "n", "mean diff (dB)", "95% CI (dB)", "t", "p", "p < 0.001 needs \\|t\\| >"]),
               _line(["---"] * 8)]
     for key, tt in table["ttests"].items():
         name = key.replace(" - ", " − ")
