@@ -1,6 +1,6 @@
 """The ``espcn-ref`` command (also ``python -m espcn_ref``).
 
-Subcommands: train, evaluate, upscale, info, data fetch, figures, demo.
+Subcommands: train, evaluate, compare, upscale, info, data fetch, figures, demo.
 Bad input (a missing or corrupt image, a model for the wrong scale, a
 tampered checkpoint) ends with a one-line ``espcn-ref: error: ...`` and exit
 status 2; output files are written atomically, so none is left half-written.
@@ -145,6 +145,35 @@ def cmd_evaluate(a) -> int:
         print(f"  {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  ({len(r['images'])} images)")
     if a.json:
         _write_json_atomic(a.json, results)
+    return 0
+
+
+def cmd_compare(a) -> int:
+    from .compare import TABLE1_SETS, build_table, choose_rows, evaluate_rows, render_markdown, resolve_rows
+
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a folder")
+    for name in ("table1.json", "table1.md"):
+        if (out / name).is_dir():
+            raise CLIError(f"cannot write {out / name}: it is a folder")
+    sets = _set_names(a.sets) if a.sets else list(TABLE1_SETS)
+    resolved = resolve_rows(choose_rows(a.row, only=a.only), a.scale)  # unknown names fail here, before any work
+    for item in resolved:
+        if item["missing"]:
+            print(f"{item['missing']} (row {item['row'].label!r}): its cells stay empty")
+    root = _data_dir(a.data)
+    images = {s: load_set(s, root) for s in sets}
+    out.mkdir(parents=True, exist_ok=True)
+
+    def progress(label, s, r):
+        print(f"  {label:24s} {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  ({len(r['images'])} images)")
+
+    print(f"x{a.scale}, PSNR / SSIM on Y, {a.scale} px shaved, mean over images")
+    table = build_table(evaluate_rows(resolved, images, a.scale, progress), a.scale)
+    _write_json_atomic(out / "table1.json", table)
+    write_bytes_atomic(out / "table1.md", render_markdown(table).encode())
+    print(f"wrote {out / 'table1.json'} and {out / 'table1.md'}")
     return 0
 
 
@@ -296,6 +325,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--scale", type=_number(int, 1), default=3)
     e.add_argument("--json", help="also write the scores to this JSON file")
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("compare", help="Table 1 at x3: our rows beside the paper's, paired t-tests (JSON, markdown)")
+    c.add_argument("--data", help=data_help)
+    c.add_argument("--scale", type=_number(int, 1), default=3)
+    c.add_argument("--sets", help="comma-separated set folders (default Set5,Set14,BSD100,BSD500)")
+    c.add_argument("--row", action="append", default=[], metavar="LABEL=SOURCE",
+                   help="a row: SOURCE is bicubic, a shipped name (espcn-t91) or a model file; it replaces the "
+                        "default row of that LABEL (e.g. 'SRCNN (91)=runs/x3_srcnn/model.npz') or adds one; "
+                        "repeatable. The default rows: bicubic, srcnn-915-t91, espcn-relu-t91-paper, "
+                        "espcn-t91-paper, espcn-t91 (augmented)")
+    c.add_argument("--only", action="store_true", help="only the --row rows, in their order (no default rows)")
+    c.add_argument("--out", default="out/table1", help="folder for table1.json and table1.md (default out/table1)")
+    c.set_defaults(func=cmd_compare)
 
     u = sub.add_parser("upscale", help="super-resolve an image or a video (Y by ESPCN, Cb/Cr bicubic)")
     u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
