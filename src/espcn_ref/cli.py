@@ -103,7 +103,8 @@ def cmd_train(a) -> int:
     provenance = {"train_sets": [set_fingerprint(name, root) for name in names],
                   "command": shlex.join(["espcn-ref", *map(str, a.argv)])}
     activation = a.activation or ("relu" if a.arch.startswith("srcnn") else "tanh")
-    cfg = TrainConfig(scale=a.scale, arch=a.arch, recipe=a.recipe, activation=activation, init=a.init, epochs=a.epochs,
+    cfg = TrainConfig(scale=a.scale, arch=a.arch, recipe=a.recipe, activation=activation, channels=a.channels,
+                      order=a.order, init=a.init, epochs=a.epochs,
                       batch_size=a.batch_size, patch=a.patch, stride=a.stride, augment=a.augment,
                       augment_online=a.augment_online, rescale=a.rescale, schedule=a.schedule, decay_at=a.decay_at,
                       average=a.average, degradation=a.degradation, seed=a.seed, lr=a.lr, patience=a.patience)
@@ -286,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="espcn (the paper's 5-3-3) or SRCNN 9-1-5 / 9-5-5 (bicubic, then relu layers in HR space)")
     t.add_argument("--activation", choices=["tanh", "relu"], default=None,
                    help="phi (default: tanh for espcn, relu for srcnn)")
+    t.add_argument("--channels", type=int, choices=[1, 3], default=1,
+                   help="1: the Y channel (the paper); 3: an RGB network, trained and validated on RGB")
+    t.add_argument("--order", choices=["crd", "dcr", "dcr_t"], default="crd",
+                   help="the shuffle's channel order (the same for C = 1 but dcr_t; ICNR is grouped by it)")
     t.add_argument("--init", choices=["default", "icnr"], default="default")
     t.add_argument("--epochs", type=_number(int, 1), default=100)
     t.add_argument("--batch-size", type=_number(int, 1), default=16)

@@ -19,20 +19,33 @@ import numpy as np
 
 from ._checks import check_int
 from .data import make_lr_hr_pair, rgb_to_y_uint8
+from .data.patches import as_rgb
 from .metrics import psnr, ssim, to_uint8
-from .upscale import upscale_y
+from .upscale import upscale_rgb, upscale_y
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
 
 
-def protocol_pair(hr_img, r: int, degradation: str = "bicubic"):
+def protocol_pair(hr_img, r: int, degradation: str = "bicubic", channels: int = 1):
     """Protocol steps 1-4 for one image: (lr, gt).
 
     hr_img: uint8 (H, W[, 3]). lr: (h, w) float32, the network's input;
     gt: (h r, w r) uint8, exactly the modcropped Y the output is scored against.
+    channels=3 (an RGB network): the same steps on R, G and B, lr (h, w, 3)
+    and gt (h r, w r, 3); a grayscale image is repeated on the three.
     """
-    lr, hr = make_lr_hr_pair(rgb_to_y_uint8(hr_img), r, degradation)
+    src = rgb_to_y_uint8(hr_img) if channels == 1 else as_rgb(hr_img)
+    lr, hr = make_lr_hr_pair(src, r, degradation)
     return lr, to_uint8(hr)
+
+
+def score_pair(method, lr, gt, r: int, with_ssim: bool = False) -> dict:
+    """:func:`score_y` for a Y pair; for an RGB pair (lr (h, w, 3)), the RGB
+    network's output scored on RGB: {"psnr"} over the three channels."""
+    if np.ndim(lr) == 2:
+        return score_y(method, lr, gt, r, with_ssim)
+    sr = to_uint8(upscale_rgb(method, lr, r))
+    return {"psnr": psnr(gt, sr, shave=r)}
 
 
 def score_y(method, lr, gt, r: int, with_ssim: bool = True) -> dict:

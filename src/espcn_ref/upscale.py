@@ -132,3 +132,18 @@ def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
                 :, :, r * (y0 - a0) : r * (y1 - a0), r * (x0 - b0) : r * (x1 - b0)
             ]
     return out
+
+
+def upscale_rgb(model, lr_rgb, r: int) -> np.ndarray:
+    """An RGB network (C = 3) on an RGB image: lr_rgb (h, w, 3) float in [0, 1]
+    -> (h r, w r, 3) float, not clipped. Large frames in tiles, as :func:`upscale_y`."""
+    lr_rgb = as_float_array(lr_rgb, "lr_rgb", ndim=3, shape_doc="(h, w, 3), RGB in [0, 1]")
+    channels = getattr(getattr(model, "config", None), "channels", None)
+    if channels != 3 or lr_rgb.shape[2] != 3:
+        raise ValueError(f"upscale_rgb needs an RGB network (3 channels) and an (h, w, 3) image, got a "
+                         f"{channels}-channel method and {lr_rgb.shape}")
+    if model.scale != r:
+        raise ValueError(f"the model is for x{model.scale}, but x{r} was asked for")
+    x = np.ascontiguousarray(lr_rgb.transpose(2, 0, 1), dtype=np.float32)[None]  # (1, 3, h, w)
+    y = forward_tiled(model, x, tile=512) if x.shape[2] * x.shape[3] > TILE_ABOVE else model.forward(x)
+    return np.ascontiguousarray(y[0].transpose(1, 2, 0))  # (h r, w r, 3)

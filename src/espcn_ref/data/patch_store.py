@@ -21,13 +21,14 @@ class PatchStore:
     """The sub-images of many (lr, hr) image pairs, in the order they were added.
 
     r: the scale; size: LR sub-image side (HR: size r). ``len(store)`` is the
-    number of sub-images P; ``store.take(idx)`` returns (lr (n, 1, size, size),
-    hr (n, 1, size r, size r)) float32 copies of sub-images ``idx``.
+    number of sub-images P; ``store.take(idx)`` returns (lr (n, C, size, size),
+    hr (n, C, size r, size r)) float32 copies of sub-images ``idx``; C is 1 for
+    (h, w) images, 3 for (h, w, 3) ones (all the store's pairs alike).
     """
 
     def __init__(self, r: int, size: int = 17):
         self.r, self.size = check_int(r, "r", 1), check_int(size, "size", 1)
-        self.images = []  # (lr (h, w), hr (h r, w r)) float32
+        self.images = []  # (lr (C, h, w), hr (C, h r, w r)) float32
         self._image = np.zeros(0, np.int64)  # per sub-image: its image
         self._origin = np.zeros((0, 2), np.int64)  # per sub-image: LR top-left (i, j)
         self._k = np.zeros(0, np.int64)  # per sub-image: its dihedral transform (0 = none)
@@ -46,11 +47,13 @@ class PatchStore:
         rotations per sub-image, drawn from ``rng`` (one draw of P integers,
         as :func:`.patches.random_dihedral` does). Returns P for this pair.
         """
-        lr = as_float_array(lr, "lr", ndim=2, shape_doc="(h, w)").astype(np.float32, copy=False)
-        hr = as_float_array(hr, "hr", ndim=2, shape_doc="(h r, w r)").astype(np.float32, copy=False)
-        h, w = lr.shape
-        if hr.shape != (h * self.r, w * self.r):
-            raise ValueError(f"hr must have shape (h r, w r) = {(h * self.r, w * self.r)}, got {hr.shape}")
+        lr, hr = _planes(lr, "lr"), _planes(hr, "hr")  # (C, h, w), (C, h r, w r)
+        C, h, w = lr.shape
+        if hr.shape != (C, h * self.r, w * self.r):
+            raise ValueError(f"hr must have shape (h r, w r[, C]) = {(h * self.r, w * self.r, C)}, "
+                             f"got {hr.shape[1:] + hr.shape[:1]}")
+        if self.images and self.images[0][0].shape[0] != C:
+            raise ValueError(f"every pair must have {self.images[0][0].shape[0]} channel(s), got {C}")
         if augment and not isinstance(rng, np.random.Generator):
             raise ValueError("augment=True needs rng, a numpy.random.Generator")
         origins = patch_origins(h, w, self.size, stride)
@@ -69,11 +72,21 @@ class PatchStore:
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise IndexError(f"sub-image indices must be in [0, {len(self)}), got {idx.min()}..{idx.max()}")
         s, r = self.size, self.r
-        lr_p = np.empty((len(idx), 1, s, s), np.float32)
-        hr_p = np.empty((len(idx), 1, s * r, s * r), np.float32)
+        C = self.images[0][0].shape[0] if self.images else 1
+        lr_p = np.empty((len(idx), C, s, s), np.float32)
+        hr_p = np.empty((len(idx), C, s * r, s * r), np.float32)
         for n, p in enumerate(idx):
             lr, hr = self.images[self._image[p]]
             i, j = self._origin[p]
-            lr_p[n, 0] = dihedral(lr[i : i + s, j : j + s], self._k[p])
-            hr_p[n, 0] = dihedral(hr[i * r : (i + s) * r, j * r : (j + s) * r], self._k[p])
+            lr_p[n] = dihedral(lr[:, i : i + s, j : j + s], self._k[p])  # the same transform on every channel
+            hr_p[n] = dihedral(hr[:, i * r : (i + s) * r, j * r : (j + s) * r], self._k[p])
         return lr_p, hr_p
+
+
+def _planes(a, name: str) -> np.ndarray:
+    """An (h, w) or (h, w, C) float image as float32 (C, h, w) planes."""
+    a = as_float_array(a, name)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (h, w) or (h, w, C), got {a.shape}")
+    planes = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return np.ascontiguousarray(planes, dtype=np.float32)

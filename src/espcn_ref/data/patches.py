@@ -8,6 +8,12 @@ from .._checks import as_float_array, check_int
 from .resize import gaussian_degrade, imresize
 
 
+def as_rgb(img) -> np.ndarray:
+    """A uint8 image as (H, W, 3) RGB: a grayscale (H, W) one is repeated on the three channels."""
+    img = np.asarray(img)
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+
+
 def modcrop(img, r) -> np.ndarray:
     """Crop the bottom rows / right columns so H and W are multiples of r.
 
@@ -26,16 +32,17 @@ def modcrop(img, r) -> np.ndarray:
 def make_lr_hr_pair(y_uint8_hr, r, degradation="bicubic", sigma=None):
     """Protocol steps 3-4: modcrop, Y / 255, LR = imresize(Y, 1/r) in float.
 
-    y_uint8_hr: (H, W) uint8 Y channel (see :func:`rgb_to_y_uint8`).
+    y_uint8_hr: (H, W) uint8 Y channel (see :func:`rgb_to_y_uint8`), or an
+    (H, W, 3) uint8 RGB image for a colour network (each channel alike).
     degradation: "bicubic" (the protocol; the tables) or "gaussian"
     (:func:`gaussian_degrade` with ``sigma``). The LR image is not rounded.
     Returns (lr, hr) float32 in [0, 1] (bicubic LR may overshoot slightly):
-    lr (h, w), hr (h r, w r) with h = H // r, w = W // r.
+    lr (h, w[, 3]), hr (h r, w r[, 3]) with h = H // r, w = W // r.
     """
     r = check_int(r, "r", 1)
     y = np.asarray(y_uint8_hr)
-    if y.dtype != np.uint8 or y.ndim != 2:
-        raise ValueError(f"y_uint8_hr must be a uint8 (H, W) Y image, got {y.dtype} {y.shape}")
+    if y.dtype != np.uint8 or not (y.ndim == 2 or (y.ndim == 3 and y.shape[2] == 3)):
+        raise ValueError(f"y_uint8_hr must be a uint8 (H, W) Y image or an (H, W, 3) RGB one, got {y.dtype} {y.shape}")
     hr = modcrop(y, r).astype(np.float64) / 255.0  # (h r, w r)
     if degradation == "bicubic":
         lr = imresize(hr, scale=1 / r)

@@ -26,8 +26,9 @@ import numpy as np
 
 from .._checks import check_real
 from ..data import imresize, make_lr_hr_pair, random_dihedral, rgb_to_y_uint8
+from ..data.patches import as_rgb
 from ..data.patch_store import PatchStore
-from ..evaluate import protocol_pair, score_y
+from ..evaluate import protocol_pair, score_pair
 from ..model import ESPCN
 from .recipes import TrainConfig, drop_epoch, fast_lr, make_optimizer, next_lr, update_average
 from .provenance import machine_changes, session_record
@@ -53,7 +54,7 @@ def build_patch_store(images: dict, cfg: TrainConfig, rng: np.random.Generator) 
     """
     store = PatchStore(cfg.scale, cfg.patch)
     for name in sorted(images):
-        y = rgb_to_y_uint8(images[name])
+        y = rgb_to_y_uint8(images[name]) if cfg.channels == 1 else as_rgb(images[name])  # (H, W) or (H, W, 3)
         for f in (1.0, *cfg.rescale):
             y_f = y if f == 1.0 else imresize(y, f)
             if min(y_f.shape) < cfg.scale:
@@ -125,7 +126,8 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
     if cfg.average and not val_imgs:
         raise ValueError("average needs a validation split: there are too few images to hold one out")
     patches = build_patch_store(train_imgs, cfg, rng)
-    val_pairs = {name: protocol_pair(img, cfg.scale, cfg.degradation) for name, img in sorted(val_imgs.items())}
+    val_pairs = {name: protocol_pair(img, cfg.scale, cfg.degradation, cfg.channels)
+                 for name, img in sorted(val_imgs.items())}
     opt = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "loss_sum": 0.0, "lr": cfg.initial_lr, "prev_loss": math.inf,
              "best_psnr": -math.inf, "best_epoch": -1, "best_is_average": False, "avg_count": 0,
@@ -182,8 +184,9 @@ def train(cfg: TrainConfig, images: dict, out_dir, resume: bool = False, progres
 
 def validation_psnr(model: ESPCN, val_pairs: dict, r: int) -> float:
     """Mean PSNR over the held-out images, scored as :func:`..evaluate.evaluate_images`
-    scores them (the same number), from their (lr, gt) pairs made once per run."""
-    return float(np.mean([score_y(model, lr, gt, r, with_ssim=False)["psnr"] for lr, gt in val_pairs.values()]))
+    scores them (the same number), from their (lr, gt) pairs made once per run:
+    on Y for a Y network, on RGB for an RGB one (what it is trained on)."""
+    return float(np.mean([score_pair(model, lr, gt, r)["psnr"] for lr, gt in val_pairs.values()]))
 
 
 def _end_epoch(cfg, model, avg, state, val_pairs, out, bar):

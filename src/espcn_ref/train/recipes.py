@@ -49,6 +49,8 @@ class TrainConfig:
     arch: str = "espcn"  # "espcn" (Sec. 3.2's 5-3-3), or "srcnn-915" / "srcnn-955" (Dong et al.; see model_config)
     recipe: str = "fast"  # "paper" (SGD + plateau schedule) or "fast" (Adam)
     activation: str = "tanh"  # Table 1: tanh (paper) or relu
+    channels: int = 1  # C: 1 = Y (the paper); 3 = an RGB network (trained and validated on RGB)
+    order: str = "crd"  # the shuffle's channel order (matters for C = 3; ICNR is grouped by it)
     init: str = "default"  # "default" (PyTorch's) or "icnr"
     epochs: int = 100  # maximum number of epochs
     batch_size: int = 16
@@ -82,6 +84,9 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_int(self.seed, "seed", 0)  # numpy's generators take seeds >= 0
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (Y) or 3 (RGB), got {self.channels!r}")
+        self.model_config()  # the order, the activation: refused here, before any data is loaded
         if self.stride is not None and self.stride < 1:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
         if self.lr is not None:
@@ -110,8 +115,8 @@ class TrainConfig:
         """The network this run trains: ESPCN at x``scale``, or SRCNN (bicubic x``scale``
         then its stack with r = 1), with this run's activation."""
         if self.arch == "espcn":
-            return ESPCNConfig(scale=self.scale, activation=self.activation)
-        return replace(srcnn_config(self.scale, self.arch.split("-")[1]), activation=self.activation)
+            return ESPCNConfig(scale=self.scale, channels=self.channels, activation=self.activation, order=self.order)
+        return replace(srcnn_config(self.scale, self.arch.split("-")[1], self.channels), activation=self.activation)
 
     @property
     def initial_lr(self) -> float:

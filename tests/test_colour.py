@@ -1,0 +1,55 @@
+"""Colour networks (C = 3): RGB sub-images, training and validation on RGB, the shuffle order."""
+
+import numpy as np
+import pytest
+
+from espcn_ref.data import extract_patches, make_lr_hr_pair, sample_images
+from espcn_ref.data.patch_store import PatchStore
+from espcn_ref.evaluate import protocol_pair, score_pair
+from espcn_ref.metrics import psnr, to_uint8
+from espcn_ref.model import ESPCN, ESPCNConfig, load_model
+from espcn_ref.train import TrainConfig, train
+from espcn_ref.upscale import upscale_rgb
+
+
+def test_rgb_pairs_and_sub_images_are_the_y_ones_per_channel():
+    img = sample_images(["coffee"])["coffee"][:70, :90]
+    lr, hr = make_lr_hr_pair(img, 3)
+    assert lr.shape == (23, 30, 3) and hr.shape == (69, 90, 3)
+    store = PatchStore(3, 8)
+    store.add(lr, hr, stride=5, rng=np.random.default_rng(0), augment=True)
+    lr_p, hr_p = store.take(np.arange(len(store)))
+    assert lr_p.shape[1:] == (3, 8, 8) and hr_p.shape[1:] == (3, 24, 24)
+    for c in range(3):  # each channel: what extract_patches cuts from that plane, with the same flips
+        want_lr, want_hr = extract_patches(lr[..., c], hr[..., c], 3, 8, 5, np.random.default_rng(0), True)
+        np.testing.assert_array_equal(lr_p[:, c], want_lr[:, 0])
+        np.testing.assert_array_equal(hr_p[:, c], want_hr[:, 0])
+    with pytest.raises(ValueError, match="every pair must have 3 channel"):
+        store.add(lr[..., 0], hr[..., 0])
+
+
+def test_an_rgb_network_is_scored_on_rgb():
+    model = ESPCN(config=ESPCNConfig(scale=2, channels=3, order="dcr"), rng=np.random.default_rng(1))
+    lr, gt = protocol_pair(sample_images(["chelsea"])["chelsea"][:40, :50], 2, channels=3)
+    assert lr.shape == (20, 25, 3) and gt.shape == (40, 50, 3) and gt.dtype == np.uint8
+    sr = upscale_rgb(model, lr, 2)
+    np.testing.assert_array_equal(sr, model.forward(lr.transpose(2, 0, 1)[None].astype(np.float32))[0].transpose(1, 2, 0))
+    assert score_pair(model, lr, gt, 2)["psnr"] == psnr(gt, to_uint8(sr), shave=2)
+    with pytest.raises(ValueError, match="needs an RGB network"):
+        upscale_rgb(ESPCN(2), lr, 2)
+
+
+@pytest.mark.parametrize("order", ["crd", "dcr"])
+def test_a_colour_network_trains_and_lowers_its_loss(tmp_path, order):
+    """The colour training smoke test: RGB sub-images, ICNR grouped by the order, RGB validation."""
+    photos = sample_images(["astronaut", "chelsea", "coffee", "rocket"])
+    images = {k: v[50:140, 100:190] for k, v in photos.items()}
+    cfg = TrainConfig(scale=2, channels=3, order=order, init="icnr", epochs=4, patch=8, stride=4, lr=3e-3)
+    state = train(cfg, images, tmp_path, progress=False)
+    losses = [h["train_loss"] for h in state["history"]]
+    assert losses[-1] < 0.7 * losses[0], losses
+    model = load_model(tmp_path / "model.npz", expect_scale=2)
+    assert (model.config.channels, model.config.order) == (3, order)
+    assert model.config.layer_shapes()[-1] == (12, 32, 3, 3)
+    with pytest.raises(ValueError, match="channels must be 1"):
+        TrainConfig(channels=2)
