@@ -258,7 +258,8 @@ class ESPCN:
         return meta
 
     def save(self, path) -> None:
-        """Write the model file (:mod:`espcn_ref.model_file`) atomically."""
+        """Write the model file atomically, in the format of the extension: .npz or
+        .safetensors (:mod:`espcn_ref.model_file`); any other is refused."""
         write_model(path, self.metadata(), {name: self.params[name] for name in self.names()})
 
 
