@@ -34,6 +34,11 @@ def test_an_unknown_extension_is_refused_when_saving(tmp_path, name):
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a temporary file
 
 
+def test_saving_onnx_points_to_the_exporter(tmp_path):
+    with pytest.raises(ModelFormatError, match="export_onnx"):
+        ESPCN(2).save(tmp_path / "m.onnx")
+
+
 def test_an_unknown_extension_is_refused_when_loading(tmp_path):
     (tmp_path / "m.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle: never opened
     with pytest.raises(ModelFormatError, match=r"extension '\.pt'.*\.npz or \.safetensors.*never read"):

@@ -42,6 +42,8 @@ def _extension(path, supported: tuple, doing: str) -> str:
     hint = ""
     if ext in (".pt", ".pth", ".ckpt", ".pkl", ".pickle"):
         hint = " (PyTorch and pickle files are never read: unpickling runs code; save a state_dict with safetensors)"
+    elif ext == ".onnx" and doing == "save":
+        hint = " (write ONNX with espcn_ref.export.export_onnx)"
     what = f"extension {ext!r}" if ext else "no extension"
     raise ModelFormatError(f"cannot {doing} {path}: {what}; a model file is {' or '.join(supported)}{hint}")
 
