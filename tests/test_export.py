@@ -1,5 +1,5 @@
 """ONNX export: each upsampler's last layer (NumPy, against our own ops), then the
-files in ONNX Runtime and OpenCV's dnn against ESPCN.forward.
+files in ONNX Runtime and OpenCV's dnn against ESPCN.forward, and `espcn-ref export`.
 
 Tolerance: the runtimes against ``forward`` to 1e-5 absolute (float32; the
 largest difference seen is 3e-7). The NumPy forms against the sub-pixel
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_close
+from espcn_ref.cli import main
 from espcn_ref.export import (UPSAMPLERS, check_exportable, export_onnx, folded_last_layer, last_layer_in_order,
                               phase_bias, shuffle_kernel, to_onnx)
 from espcn_ref.model import ESPCN, ESPCNConfig
@@ -152,6 +153,46 @@ def test_the_permutation_has_teeth(runtimes):
     y = runtimes(to_onnx(m, "dcr").SerializeToString(), x)["onnxruntime"]
     assert_close(y, m.forward(x), rtol=0, atol=ATOL)
     assert np.abs(y - unpermuted.forward(x)).max() > 1e-2
+
+
+# --- espcn-ref export --------------------------------------------------------------------------
+
+
+def _cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_export_pretrained_and_a_model_file(capsys, tmp_path, runtimes):
+    code, out, _ = _cli(capsys, "export", "pretrained:espcn-t91", tmp_path / "x2.onnx", "--scale", "2")
+    assert code == 0 and "ESPCN x2" in out and "upsampler depth_to_space" in out
+    m = _model(3, 4, "dcr_t")
+    m.save(tmp_path / "m.npz")
+    code, out, _ = _cli(capsys, "export", tmp_path / "m.npz", tmp_path / "m.onnx", "--upsample", "transposed")
+    assert code == 0 and "order dcr_t, upsampler transposed" in out
+    x = np.random.default_rng(8).random((1, 3, 4, 6), dtype=np.float32)
+    for runtime, y in runtimes((tmp_path / "m.onnx").read_bytes(), x).items():
+        assert_close(y, m.forward(x), rtol=0, atol=ATOL, what=runtime)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("unknown-pretrained", "unknown pretrained model 'pretrained:srcnn'"),
+    ("wrong-scale", "is a x4 model, but x2 was asked for"),
+    ("not-onnx", "an ONNX file ends in .onnx"),
+    ("missing-onnx", "ONNX export needs the package 'onnx', which is not installed: pip install 'espcn-ref[deploy]'"),
+])
+def test_cli_export_errors_are_one_line(capsys, tmp_path, monkeypatch, case, message):
+    _model(1, 4).save(tmp_path / "m.npz")
+    args = {"unknown-pretrained": ["pretrained:srcnn", tmp_path / "o.onnx"],
+            "wrong-scale": [tmp_path / "m.npz", tmp_path / "o.onnx", "--scale", "2"],
+            "not-onnx": [tmp_path / "m.npz", tmp_path / "o.npz"],
+            "missing-onnx": [tmp_path / "m.npz", tmp_path / "o.onnx"]}[case]
+    if case == "missing-onnx":
+        monkeypatch.setitem(sys.modules, "onnx", None)
+    code, _, err = _cli(capsys, "export", *args)
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
 
 
 def test_export_writes_atomically(tmp_path, runtimes):

@@ -1,6 +1,6 @@
 """The ``espcn-ref`` command (also ``python -m espcn_ref``).
 
-Subcommands: train, evaluate, upscale, info, data fetch, figures, demo.
+Subcommands: train, evaluate, upscale, info, export, data fetch, figures, demo.
 Bad input (a missing or corrupt image, a model for the wrong scale, a
 tampered checkpoint) ends with a one-line ``espcn-ref: error: ...`` and exit
 status 2; output files are written atomically, so none is left half-written.
@@ -19,6 +19,7 @@ from . import __version__
 from ._atomic import check_output_path, write_bytes_atomic
 from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image
 from .evaluate import STANDARD_SETS, evaluate_images
+from .export import UPSAMPLERS, export_onnx
 from .model import ESPCN, load_model
 from .model_file import ModelFormatError
 from .registry import pretrained
@@ -181,6 +182,22 @@ def cmd_info(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    check_output_path(a.output)  # before loading anything
+    if a.model == "pretrained" or a.model.startswith("pretrained:"):
+        if a.model not in ("pretrained", "pretrained:espcn-t91"):
+            raise CLIError(f"unknown pretrained model {a.model!r}: the shipped one is pretrained:espcn-t91 "
+                           "(x2, x3 or x4 with --scale)")
+        model = _method("pretrained", 3 if a.scale is None else a.scale)
+    else:
+        model = load_model(a.model, expect_scale=a.scale)  # --scale, if given, must agree
+    export_onnx(model, a.output, a.upsample)
+    c = model.config
+    print(f"{a.model} -> {a.output}: ESPCN x{c.scale}, {c.channels} channel(s), {model.num_layers} layers, "
+          f"order {c.order}, upsampler {a.upsample}")
+    return 0
+
+
 def cmd_fetch(a) -> int:
     from .fetch import fetch
 
@@ -273,6 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--model", help="a model .npz (default: the paper's architecture)")
     i.add_argument("--scale", type=_number(int, 1), default=None, help="the paper's network at this scale (default 3)")
     i.set_defaults(func=cmd_info)
+
+    x = sub.add_parser("export", help="write a model as ONNX (docs/deploy.md)")
+    x.add_argument("model", help="a model file (.npz, .safetensors), or pretrained[:espcn-t91] (with --scale)")
+    x.add_argument("output", help="the .onnx file to write")
+    x.add_argument("--scale", type=_number(int, 1), default=None,
+                   help="the pretrained model's scale (default 3); for a file, the scale it must have")
+    x.add_argument("--upsample", choices=UPSAMPLERS, default="depth_to_space",
+                   help="the shuffle as DepthToSpace in the model's mode (default), DepthToSpace DCR for any model, "
+                        "a 0/1 ConvTranspose after the last Conv, or the last Conv folded into one ConvTranspose")
+    x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)

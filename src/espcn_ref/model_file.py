@@ -43,7 +43,7 @@ def _extension(path, supported: tuple, doing: str) -> str:
     if ext in (".pt", ".pth", ".ckpt", ".pkl", ".pickle"):
         hint = " (PyTorch and pickle files are never read: unpickling runs code; save a state_dict with safetensors)"
     elif ext == ".onnx" and doing == "save":
-        hint = " (write ONNX with espcn_ref.export.export_onnx)"
+        hint = " (write ONNX with espcn_ref.export.export_onnx, or `espcn-ref export`)"
     what = f"extension {ext!r}" if ext else "no extension"
     raise ModelFormatError(f"cannot {doing} {path}: {what}; a model file is {' or '.join(supported)}{hint}")
 
