@@ -1,4 +1,4 @@
-"""The model file: the extension picks the format (.npz, .safetensors),
+"""The model file: the extension picks the format (.npz, .safetensors; .onnx to read),
 any other is refused; safetensors keeps the architecture in its header."""
 
 import json
@@ -35,13 +35,13 @@ def test_an_unknown_extension_is_refused_when_saving(tmp_path, name):
 
 
 def test_saving_onnx_points_to_the_exporter(tmp_path):
-    with pytest.raises(ModelFormatError, match="export_onnx"):
+    with pytest.raises(ModelFormatError, match="export_onnx, or `espcn-ref export`"):
         ESPCN(2).save(tmp_path / "m.onnx")
 
 
 def test_an_unknown_extension_is_refused_when_loading(tmp_path):
     (tmp_path / "m.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle: never opened
-    with pytest.raises(ModelFormatError, match=r"extension '\.pt'.*\.npz or \.safetensors.*never read"):
+    with pytest.raises(ModelFormatError, match=r"extension '\.pt'.*\.npz or \.safetensors or \.onnx.*never read"):
         load_model(tmp_path / "m.pt")
     (tmp_path / "m").write_bytes(b"")
     with pytest.raises(ModelFormatError, match="no extension"):

@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_info)
 
     x = sub.add_parser("export", help="write a model as ONNX (docs/deploy.md)")
-    x.add_argument("model", help="a model file (.npz, .safetensors), or pretrained[:espcn-t91] (with --scale)")
+    x.add_argument("model", help="a model file (.npz, .safetensors, .onnx), or pretrained[:espcn-t91] (with --scale)")
     x.add_argument("output", help="the .onnx file to write")
     x.add_argument("--scale", type=_number(int, 1), default=None,
                    help="the pretrained model's scale (default 3); for a file, the scale it must have")

@@ -5,6 +5,8 @@ extension          read  write  format (:mod:`espcn_ref.formats`)
 =================  ====  =====  ====================================================
 ``.npz``           yes   yes    named arrays + a JSON ``__meta__`` entry (the default)
 ``.safetensors``   yes   yes    the same arrays; the JSON in the header's metadata
+``.onnx``          yes   no     a Conv + Tanh/Relu stack and a shuffle, read from the
+                                graph (written by :func:`espcn_ref.export.export_onnx`)
 =================  ====  =====  ====================================================
 
 Every format gives the same (meta, arrays): ``meta`` holds ESPCNConfig's
@@ -22,13 +24,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .formats import FORMAT_VERSION, MissingPackageError, ModelFormatError, check_model_path, npz, safetensors
+from .formats import FORMAT_VERSION, MissingPackageError, ModelFormatError, check_model_path, npz, onnx_reader, safetensors
 from .formats.npz import read_npz, save_npz_atomic
 
 __all__ = ["FORMAT_VERSION", "MissingPackageError", "ModelFormatError", "read_model", "write_model",
            "read_npz", "save_npz_atomic", "READ_EXTENSIONS", "WRITE_EXTENSIONS"]
 
-_READERS = {".npz": npz.read, ".safetensors": safetensors.read}
+_READERS = {".npz": npz.read, ".safetensors": safetensors.read, ".onnx": onnx_reader.read}
 _WRITERS = {".npz": npz.write, ".safetensors": safetensors.write}
 READ_EXTENSIONS = tuple(_READERS)
 WRITE_EXTENSIONS = tuple(_WRITERS)
@@ -55,7 +57,7 @@ def write_model(path, meta: dict, arrays: dict) -> None:
 
 
 def read_model(path) -> tuple[dict, dict]:
-    """(meta, arrays) of a model file (.npz or .safetensors); meta without "format_version".
+    """(meta, arrays) of a model file (.npz, .safetensors or .onnx); meta without "format_version".
 
     Raises FileNotFoundError / IsADirectoryError for a missing file or a
     folder, ModelFormatError for a file that is not an espcn-ref model of its

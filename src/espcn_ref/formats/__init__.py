@@ -10,13 +10,14 @@ module             reads         writes        where the metadata is
 =================  ============  ============  ==========================================
 ``npz``            .npz          .npz          a JSON ``__meta__`` entry
 ``safetensors``    .safetensors  .safetensors  the header's ``__metadata__``, JSON under "espcn_ref"
+``onnx_reader``    .onnx         no            none: the graph itself (Conv stack, then the shuffle)
 =================  ============  ============  ==========================================
 
 :mod:`espcn_ref.model_file` picks the module from the file's extension. These
 modules know files, not networks: :func:`espcn_ref.model.load_model` checks
 the arrays against the architecture. Nothing here ever unpickles.
 
-The ``safetensors`` package is optional (``pip install
+The ``safetensors`` and ``onnx`` packages are optional (``pip install
 'espcn-ref[deploy]'``) and imported only when such a file is read or written.
 """
 
