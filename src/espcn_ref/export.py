@@ -177,7 +177,8 @@ def to_onnx(model: ESPCN, upsample: str = "depth_to_space"):
         inputs = [x, const(f"conv{L}.weight_t", w_t)]
         if ones:  # f^{L-1} gets one more channel of ones, which stamps the periodic bias tile
             nodes.append(helper.make_node("Conv", ["input", const("ones.weight", np.zeros((1, C, 1, 1))),
-                                                   const("ones.bias", np.ones(1))], ["ones"], name="ones"))
+                                                   const("ones.bias", np.ones(1))], ["ones"], name="ones",
+                                          kernel_shape=[1, 1]))
             nodes.append(helper.make_node("Concat", [x, "ones"], [f"f{L - 1}_ones"], name="concat_ones", axis=1))
             inputs[0] = f"f{L - 1}_ones"
         else:
