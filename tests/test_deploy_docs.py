@@ -5,8 +5,7 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
-
+from conftest import importorskip_deploy
 from espcn_ref.cli import main
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "deploy.md"
@@ -18,7 +17,7 @@ def _blocks():
 
 def test_every_example_of_the_deploy_page_runs(tmp_path, monkeypatch, capsys):
     for module in ("onnx", "onnxruntime", "cv2", "safetensors"):
-        pytest.importorskip(module, reason="the deploy extra is not installed (pip install -e '.[deploy]')")
+        importorskip_deploy(module)
     try:
         import torch  # noqa: F401
         has_torch = True

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from conftest import assert_close, importorskip_deploy
 from espcn_ref.cli import main
 from espcn_ref.export import (UPSAMPLERS, check_exportable, export_onnx, folded_last_layer, last_layer_in_order,
                               phase_bias, shuffle_kernel, to_onnx)
@@ -22,7 +22,6 @@ from espcn_ref.ops.conv import conv2d
 from espcn_ref.ops.conv_transpose import conv_transpose2d
 from espcn_ref.ops.shuffle import ORDERS, channel_index, pixel_shuffle
 
-DEPLOY = "the deploy extra is not installed (pip install -e '.[deploy]')"
 ATOL = 1e-5
 
 
@@ -88,9 +87,9 @@ def test_a_model_with_pre_upscaling_and_an_unknown_upsampler_are_refused(monkeyp
 
 @pytest.fixture(scope="module")
 def runtimes():
-    pytest.importorskip("onnx", reason=DEPLOY)
-    ort = pytest.importorskip("onnxruntime", reason=DEPLOY)
-    cv2 = pytest.importorskip("cv2", reason=DEPLOY)
+    importorskip_deploy("onnx")
+    ort = importorskip_deploy("onnxruntime")
+    cv2 = importorskip_deploy("cv2")
 
     def run(data: bytes, x):
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])

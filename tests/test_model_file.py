@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import importorskip_deploy
 from espcn_ref.model import ESPCN, ESPCNConfig, load_model
 from espcn_ref.model_file import MissingPackageError, ModelFormatError, read_model
 
-DEPLOY = "the deploy extra is not installed (pip install -e '.[deploy]')"
 
 
 def _model(**kw):
@@ -57,7 +57,7 @@ def test_the_extension_is_case_insensitive(tmp_path):
 
 
 def test_safetensors_round_trip_with_the_metadata_in_the_header(tmp_path):
-    pytest.importorskip("safetensors", reason=DEPLOY)
+    importorskip_deploy("safetensors")
     m = _model(scale=4, channels=3, activation="relu", order="dcr_t", hidden=((5, 16), (3, 8), (3, 8)))
     m.save(tmp_path / "m.safetensors")
     data = (tmp_path / "m.safetensors").read_bytes()
@@ -72,7 +72,7 @@ def test_safetensors_round_trip_with_the_metadata_in_the_header(tmp_path):
 
 
 def test_npz_and_safetensors_hold_the_same_model(tmp_path):
-    pytest.importorskip("safetensors", reason=DEPLOY)
+    importorskip_deploy("safetensors")
     m = _model(scale=3)
     m.save(tmp_path / "m.npz")
     m.save(tmp_path / "m.safetensors")
@@ -83,7 +83,7 @@ def test_npz_and_safetensors_hold_the_same_model(tmp_path):
 
 
 def test_safetensors_that_are_not_espcn_models_are_refused(tmp_path):
-    st = pytest.importorskip("safetensors.numpy", reason=DEPLOY)
+    st = importorskip_deploy("safetensors.numpy")
     (tmp_path / "plain.safetensors").write_bytes(st.save({"conv1.weight": np.zeros((2, 1, 3, 3), np.float32)}))
     with pytest.raises(ModelFormatError, match="no 'espcn_ref' entry in the header's metadata"):
         load_model(tmp_path / "plain.safetensors")
@@ -109,7 +109,7 @@ def test_a_missing_package_is_one_line_naming_it(tmp_path, monkeypatch):
 
 def test_safetensors_load_into_a_torch_conv_stack(tmp_path):
     torch = pytest.importorskip("torch")
-    st_torch = pytest.importorskip("safetensors.torch", reason=DEPLOY)
+    st_torch = importorskip_deploy("safetensors.torch")
     m = _model(scale=3, channels=3)
     m.save(tmp_path / "m.safetensors")
     state = st_torch.load_file(tmp_path / "m.safetensors")

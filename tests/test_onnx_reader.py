@@ -8,12 +8,11 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import assert_close
+from conftest import assert_close, importorskip_deploy
 from espcn_ref.model import ESPCN, ESPCNConfig, load_model
 from espcn_ref.model_file import MissingPackageError, ModelFormatError
 
-DEPLOY = "the deploy extra is not installed (pip install -e '.[deploy]')"
-onnx = pytest.importorskip("onnx", reason=DEPLOY)
+onnx = importorskip_deploy("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from espcn_ref.export import export_onnx  # noqa: E402
@@ -104,7 +103,7 @@ def _load(tmp_path, proto):
 
 
 def _check_against_onnxruntime(proto, model, shape):
-    ort = pytest.importorskip("onnxruntime", reason=DEPLOY)
+    ort = importorskip_deploy("onnxruntime")
     x = np.random.default_rng(2).random(shape, dtype=np.float32)
     y = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
     assert_close(model.forward(x), y, rtol=0, atol=1e-5, what="imported vs onnxruntime on the file")
