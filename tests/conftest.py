@@ -31,6 +31,12 @@ def assert_close(ours, ref, rtol=1e-10, atol=1e-10, what=""):
                                err_msg=f"{what}: ours vs reference, max abs diff {err:.3e}")
 
 
+def importorskip_deploy(module: str):
+    """pytest.importorskip for a package of the deploy extra; the skip names it."""
+    return pytest.importorskip(module, reason=f"{module} is not installed; it comes with the deploy extra "
+                                              "(pip install -e '.[deploy]')")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20161)

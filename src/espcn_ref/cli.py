@@ -1,6 +1,6 @@
 """The ``espcn-ref`` command (also ``python -m espcn_ref``).
 
-Subcommands: train, evaluate, compare, upscale, info, data fetch, figures, demo.
+Subcommands: train, evaluate, compare, upscale, info, export, data fetch, figures, demo.
 Bad input (a missing or corrupt image, a model for the wrong scale, a
 tampered checkpoint) ends with a one-line ``espcn-ref: error: ...`` and exit
 status 2; output files are written atomically, so none is left half-written.
@@ -20,6 +20,7 @@ from . import __version__
 from ._atomic import check_output_path, write_bytes_atomic
 from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image, set_fingerprint
 from .evaluate import STANDARD_SETS, evaluate_images
+from .export import UPSAMPLERS, export_onnx
 from .model import ESPCN, load_model
 from .model_file import ModelFormatError
 from .registry import parse_pretrained, pretrained
@@ -242,6 +243,19 @@ def _print_provenance(p: dict) -> None:
               f"BLAS {s.get('blas')}, {s.get('threads')} threads")
 
 
+def cmd_export(a) -> int:
+    check_output_path(a.output)  # before loading anything
+    if parse_pretrained(a.model):
+        model = _method(a.model, 3 if a.scale is None else a.scale)  # any shipped model by name
+    else:
+        model = load_model(a.model, expect_scale=a.scale)  # --scale, if given, must agree
+    export_onnx(model, a.output, a.upsample)
+    c = model.config
+    print(f"{a.model} -> {a.output}: ESPCN x{c.scale}, {c.channels} channel(s), {model.num_layers} layers, "
+          f"order {c.order}, upsampler {a.upsample}")
+    return 0
+
+
 def cmd_fetch(a) -> int:
     from .fetch import fetch
 
@@ -324,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="PSNR/SSIM on Y as the SR literature reports them")
-    e.add_argument("--method", default="pretrained", help="bicubic | pretrained[:NAME] | PATH.npz")
+    e.add_argument("--method", default="pretrained", help="bicubic | pretrained[:NAME] | a model file (.npz, .safetensors, .onnx)")
     e.add_argument("--data", help=data_help)
     e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
     e.add_argument("--scale", type=_number(int, 1), default=3)
@@ -348,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
     u.add_argument("output", help="the result (an existing file is replaced, once the new one is complete)")
     u.add_argument("--scale", type=_number(int, 1), default=3)
-    u.add_argument("--model", default="pretrained", help="pretrained[:NAME] | bicubic | PATH.npz")
+    u.add_argument("--model", default="pretrained", help="pretrained[:NAME] | bicubic | a model file (.npz, .safetensors, .onnx)")
     u.add_argument("--quiet", action="store_true", help="no progress bar (video)")
     u.set_defaults(func=cmd_upscale)
 
@@ -356,6 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--model", help="a model .npz or pretrained[:NAME] (default: the paper's architecture)")
     i.add_argument("--scale", type=_number(int, 1), default=None, help="the paper's network at this scale (default 3)")
     i.set_defaults(func=cmd_info)
+
+    x = sub.add_parser("export", help="write a model as ONNX (docs/deploy.md)")
+    x.add_argument("model", help="a model file (.npz, .safetensors, .onnx), or pretrained[:espcn-t91] (with --scale)")
+    x.add_argument("output", help="the .onnx file to write")
+    x.add_argument("--scale", type=_number(int, 1), default=None,
+                   help="the pretrained model's scale (default 3); for a file, the scale it must have")
+    x.add_argument("--upsample", choices=UPSAMPLERS, default="depth_to_space",
+                   help="the shuffle as DepthToSpace in the model's mode (default), DepthToSpace DCR for any model, "
+                        "a 0/1 ConvTranspose after the last Conv, or the last Conv folded into one ConvTranspose")
+    x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)

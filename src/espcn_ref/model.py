@@ -338,7 +338,9 @@ class ESPCN:
         return meta
 
     def save(self, path) -> None:
-        """Write the model file (:mod:`espcn_ref.model_file`) atomically."""
+        """Write the model file atomically, in the format of the extension: .npz or
+        .safetensors (:mod:`espcn_ref.model_file`); any other is refused. The
+        metadata holds the architecture and, when recorded, the provenance."""
         meta = {**self.metadata(), **({"provenance": self.provenance} if self.provenance else {})}
         write_model(path, meta, {name: self.params[name] for name in self.names()})
 

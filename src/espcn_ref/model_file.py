@@ -1,90 +1,74 @@
-"""The model file: an ``.npz`` of named arrays plus a JSON ``__meta__`` entry.
+"""The model file: which format a path names, and the one read / write pair.
 
-Format version 2::
+=================  ====  =====  ====================================================
+extension          read  write  format (:mod:`espcn_ref.formats`)
+=================  ====  =====  ====================================================
+``.npz``           yes   yes    named arrays + a JSON ``__meta__`` entry (the default)
+``.safetensors``   yes   yes    the same arrays; the JSON in the header's metadata
+``.onnx``          yes   no     a Conv + Tanh/Relu stack and a shuffle, read from the
+                                graph (written by :func:`espcn_ref.export.export_onnx`)
+=================  ====  =====  ====================================================
 
-    conv{l}.weight, conv{l}.bias    float32 arrays, PyTorch's names and layouts
-    __meta__                        JSON: the architecture (ESPCNConfig's fields),
-                                    "format_version", and "provenance": what made
-                                    the weights (training sets with their SHA-256,
-                                    command, commit, machines; see train.provenance)
+Every format gives the same (meta, arrays): ``meta`` holds ESPCNConfig's
+fields, ``arrays`` the weights under PyTorch's names (``conv1.weight``
+(64, 1, 5, 5), ``conv1.bias``, ...). Any other extension is refused with a
+one-line error, when saving as when loading: a path is never silently given
+another format. Nothing in the project ever unpickles (``.pt`` / ``.pth``
+files are PyTorch pickles: they are refused, not read).
 
-Version 1 is version 2 without "provenance" (and without "pre_upscale",
-which reads as 1); both are read.
+Format version 2 (the metadata, whatever the file): the architecture
+(ESPCNConfig's fields), "format_version", and "provenance": what made the
+weights (training sets with their SHA-256, command, commit, machines; see
+:mod:`espcn_ref.train.provenance`). Version 1 is version 2 without
+"provenance" (and without "pre_upscale", which reads as 1); both are read.
 
-Read with ``allow_pickle=False``: nothing in the project ever unpickles.
-Written to a temporary file in the same folder and renamed, so a crash never
-leaves a half-written file. This module knows files, not networks:
-:func:`espcn_ref.model.load_model` checks the arrays against the architecture.
+This module knows files, not networks: :func:`espcn_ref.model.load_model`
+checks the arrays against the architecture.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
-import numpy as np
+from .formats import FORMAT_VERSION, MissingPackageError, ModelFormatError, check_model_path, npz, onnx_reader, safetensors
+from .formats.npz import read_npz, save_npz_atomic
 
-from ._atomic import write_bytes_atomic
+__all__ = ["FORMAT_VERSION", "MissingPackageError", "ModelFormatError", "read_model", "write_model",
+           "read_npz", "save_npz_atomic", "READ_EXTENSIONS", "WRITE_EXTENSIONS"]
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
-
-
-class ModelFormatError(ValueError):
-    """A weights file that is not a valid espcn-ref model."""
-
-
-def save_npz_atomic(path, arrays: dict) -> None:
-    """np.savez to a temporary file in the same folder, then rename: a crash
-    never leaves a half-written file at ``path``."""
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    write_bytes_atomic(path, buf.getvalue())
+_READERS = {".npz": npz.read, ".safetensors": safetensors.read, ".onnx": onnx_reader.read}
+_WRITERS = {".npz": npz.write, ".safetensors": safetensors.write}
+READ_EXTENSIONS = tuple(_READERS)
+WRITE_EXTENSIONS = tuple(_WRITERS)
 
 
-def read_npz(path) -> dict:
-    """Load every array of an ``.npz`` with ``allow_pickle=False``; clear errors."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder, not a model file (.npz)")
-    if not path.is_file():
-        raise FileNotFoundError(f"model file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except ValueError as e:  # a text file, or object arrays that need pickle (refused)
-        raise ModelFormatError(f"{path}: not an espcn-ref .npz file ({e})") from None
-    except Exception as e:  # truncated or not a zip at all
-        raise ModelFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+def _extension(path, supported: tuple, doing: str) -> str:
+    """The lower-case extension of ``path`` if it is one of ``supported``; else a one-line error."""
+    ext = Path(path).suffix.lower()
+    if ext in supported:
+        return ext
+    hint = ""
+    if ext in (".pt", ".pth", ".ckpt", ".pkl", ".pickle"):
+        hint = " (PyTorch and pickle files are never read: unpickling runs code; save a state_dict with safetensors)"
+    elif ext == ".onnx" and doing == "save":
+        hint = " (write ONNX with espcn_ref.export.export_onnx, or `espcn-ref export`)"
+    what = f"extension {ext!r}" if ext else "no extension"
+    raise ModelFormatError(f"cannot {doing} {path}: {what}; a model file is {' or '.join(supported)}{hint}")
 
 
 def write_model(path, meta: dict, arrays: dict) -> None:
-    """Write ``arrays`` ({name: array}) and ``meta`` (JSON-able, without the version) atomically."""
-    arrays = dict(arrays)
-    arrays["__meta__"] = np.array(json.dumps({**meta, "format_version": FORMAT_VERSION}))
-    save_npz_atomic(path, arrays)
+    """Write ``arrays`` ({name: array}) and ``meta`` (JSON-able, without the
+    version) atomically, in the format of the extension (.npz or .safetensors)."""
+    _WRITERS[_extension(path, WRITE_EXTENSIONS, "save")](path, meta, arrays)
 
 
 def read_model(path) -> tuple[dict, dict]:
-    """(meta, arrays) of a model file; meta without "format_version".
+    """(meta, arrays) of a model file (.npz, .safetensors or .onnx); meta without "format_version".
 
-    Raises ModelFormatError for a checkpoint, a file without metadata,
-    metadata that is not a JSON object, or another format version.
+    Raises FileNotFoundError / IsADirectoryError for a missing file or a
+    folder, ModelFormatError for a file that is not an espcn-ref model of its
+    extension (see each format), MissingPackageError when the format's
+    optional package is not installed.
     """
-    arrays = read_npz(path)
-    if "__run__" in arrays:
-        raise ModelFormatError(f"{path} is a training checkpoint, not a model: use model.npz from the same run folder")
-    if "__meta__" not in arrays:
-        raise ModelFormatError(f"{path}: no __meta__ entry; not an espcn-ref model")
-    try:
-        meta = json.loads(str(arrays.pop("__meta__")))
-        if not isinstance(meta, dict):
-            raise TypeError(f"expected a JSON object, got {type(meta).__name__}")
-        version = meta.pop("format_version")
-    except Exception as e:
-        raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
-    if version not in READABLE_VERSIONS:
-        raise ModelFormatError(f"{path}: format version {version}, this espcn-ref reads "
-                               f"{', '.join(map(str, READABLE_VERSIONS))}")
-    return meta, arrays
+    path = check_model_path(path)  # a missing file or a folder is reported as such, whatever its name
+    return _READERS[_extension(path, READ_EXTENSIONS, "load")](path)
