@@ -210,3 +210,71 @@ def test_training_images_all_too_small_is_one_line(tmp_path, capsys):
                  "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "no 17x17 LR sub-image fits in the training images (at x3 an image needs at least 51 pixels a side)" in err
+
+
+# --- 2. model files are input too ------------------------------------------------------------------------------------
+def _model_file(tmp_path, meta_change=None, array_change=None, name="m.npz"):
+    from espcn_ref.model import ESPCN
+
+    m = ESPCN(2, rng=np.random.default_rng(0))
+    arrays = {k: m.params[k] for k in m.names()}
+    meta = {**m.metadata(), "format_version": 2}
+    if meta_change:
+        meta_change(meta)
+    if array_change:
+        array_change(arrays)
+    save_npz_atomic(tmp_path / name, {**arrays, "__meta__": np.array(json.dumps(meta))})
+    return tmp_path / name
+
+
+def _bomb(tmp_path):
+    """A 200-byte .npz whose one array declares 4 GiB (a header with no data behind it)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f4", "fortran_order": False, "shape": (2**30,)})
+    with zipfile.ZipFile(tmp_path / "bomb.npz", "w") as zf:
+        zf.writestr("conv1.weight.npy", buf.getvalue())
+    return tmp_path / "bomb.npz"
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+MODEL_FILE_CASES = [
+    ("declares 4 GiB", _bomb, "its arrays declare 4.0 GiB, beyond this loader's limit"),
+    ("a huge hidden layer", lambda t: _model_file(t, lambda m: m.update(hidden=[[5, 10**7], [3, 32]])),
+     "declares 3,140,001,188 parameters, beyond this loader's limit of 50,000,000"),
+    ("scale 1000", lambda t: _model_file(t, lambda m: m.update(scale=1000)), "declares 1,000 scale, beyond this loader's limit of 16"),
+    ("weights beyond float32", lambda t: _model_file(t, array_change=lambda a: a.update(
+        {"conv1.bias": np.full(64, 1e300)})), "conv1.bias holds values beyond float32's range"),
+    ("NaN weights", lambda t: _model_file(t, array_change=lambda a: a["conv2.weight"].__setitem__(0, np.nan)),
+     "conv2.weight contains NaN or inf"),
+    ("a wrong shape", lambda t: _model_file(t, array_change=lambda a: a.update({"conv3.bias": np.zeros(5, np.float32)})),
+     r"conv3.bias has shape \(5,\)"),
+    ("metadata not an object", lambda t: _model_file(t, lambda m: m.update(provenance=[1])), "provenance must be"),
+    ("a pickle's extension", lambda t: _write(t / "m.pt", b"x"), "never read"),
+]
+
+
+@pytest.mark.parametrize("make, words", [c[1:] for c in MODEL_FILE_CASES], ids=[c[0] for c in MODEL_FILE_CASES])
+def test_a_hostile_model_file_is_refused_before_it_is_built(tmp_path, make, words, capsys):
+    path = make(tmp_path)
+    with pytest.raises(ModelFormatError, match=words):
+        from espcn_ref.model import load_model
+
+        load_model(path)
+    assert main(["info", "--model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(path) in err
+
+
+def test_an_rgb_model_given_to_the_y_path_is_refused_naming_why():
+    from espcn_ref.model import ESPCN, ESPCNConfig
+    from espcn_ref.upscale import upscale_y
+
+    with pytest.raises(ValueError, match="a 3-channel model cannot upscale the Y channel"):
+        upscale_y(ESPCN(config=ESPCNConfig(scale=2, channels=3)), np.zeros((4, 4)), 2)

@@ -173,11 +173,13 @@ class ESPCN:
     """
 
     def __init__(self, scale: int | None = None, *, config: ESPCNConfig | None = None, rng=None,
-                 init: str = "default", **kw):
+                 init: str = "default", params: dict | None = None, **kw):
         """scale (default 3) and ``kw`` build an :class:`ESPCNConfig`; or pass ``config``.
 
         rng: numpy.random.Generator for the initial weights (default: seed 0).
         init: "default" (PyTorch's Conv2d initialisation) or "icnr".
+        params: the weights to use instead of initial ones ({name: array} of
+        the config's shapes; :func:`load_model` passes what it checked).
         """
         if config is not None:
             if kw or (scale is not None and scale != config.scale):
@@ -191,7 +193,15 @@ class ESPCN:
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                             f"got {type(rng).__name__}")
-        self.params = init_params(self.config, rng, icnr=(init == "icnr"))
+        if params is not None:
+            want = {f"conv{l}.{k}": (s if k == "weight" else s[:1])
+                    for l, s in enumerate(self.config.layer_shapes(), start=1) for k in ("weight", "bias")}
+            got = {k: np.shape(v) for k, v in params.items()}
+            if got != want:
+                raise ValueError(f"params must have the config's names and shapes {want}, got {got}")
+            self.params = dict(params)
+        else:
+            self.params = init_params(self.config, rng, icnr=(init == "icnr"))
         self.provenance = {}  # what made the weights (written by the trainer; kept in the model file)
 
     # -- parameters -------------------------------------------------------
@@ -373,7 +383,7 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
     or holds arrays whose names or shapes disagree with the architecture it
     declares; ValueError if ``expect_scale`` is given and differs.
     """
-    meta, arrays = read_model(path)
+    meta, arrays = read_model(path)  # the reader bounds what it allocates (formats.MAX_FILE_ARRAY_BYTES)
     provenance = meta.pop("provenance", {})
     try:
         if not isinstance(provenance, dict):
@@ -381,18 +391,43 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
         config = ESPCNConfig(**meta)
     except Exception as e:
         raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
-    model = ESPCN(config=config)
-    model.provenance = provenance
-    expected = {name: model.params[name].shape for name in model.names()}
+    check_loadable(config, path)  # before any array is built
+    expected = {f"conv{l}.{kind}": (shape if kind == "weight" else shape[:1])
+                for l, shape in enumerate(config.layer_shapes(), start=1) for kind in ("weight", "bias")}
     if set(arrays) != set(expected):
         raise ModelFormatError(f"{path}: arrays {sorted(arrays)} do not match the architecture's {sorted(expected)}")
+    params = {}
     for name, shape in expected.items():
         a = arrays[name]
         if a.shape != shape or a.dtype.kind != "f":
             raise ModelFormatError(f"{path}: {name} has shape {a.shape} dtype {a.dtype}, expected {shape} float")
         if not np.all(np.isfinite(a)):
             raise ModelFormatError(f"{path}: {name} contains NaN or inf")
-        model.params[name] = a.astype(np.float32)
+        if a.dtype.itemsize > 4 and np.abs(a).max(initial=0.0) > np.finfo(np.float32).max:
+            raise ModelFormatError(f"{path}: {name} holds values beyond float32's range (|w| up to "
+                                   f"{np.abs(a).max():.3g}); the network computes in float32")
+        params[name] = a.astype(np.float32)
     if expect_scale is not None and config.overall_scale != expect_scale:
         raise ValueError(f"{path} is a x{config.overall_scale} model, but x{expect_scale} was asked for")
+    model = ESPCN(config=config, params=params)
+    model.provenance = provenance
     return model
+
+
+# What a model file may declare (documented in docs/architecture.md): far
+# beyond any ESPCN or SRCNN, small enough that a tampered header cannot make
+# the loader build a huge network.
+MAX_FILE_PARAMS = 50_000_000  # weights and biases
+MAX_FILE_SCALE = 16  # the overall upscaling factor
+MAX_FILE_LAYERS = 64
+MAX_FILE_CHANNELS = 4  # C: 1 (Y) or 3 (RGB) in practice
+
+
+def check_loadable(config: ESPCNConfig, path) -> None:
+    """Refuse an architecture a model file declares beyond the documented limits (MAX_FILE_*)."""
+    n = sum(co * ci * f * f + co for co, ci, f, _ in config.layer_shapes())
+    for what, value, limit in (("scale", config.overall_scale, MAX_FILE_SCALE),
+                               ("layers", len(config.layer_shapes()), MAX_FILE_LAYERS),
+                               ("channels", config.channels, MAX_FILE_CHANNELS), ("parameters", n, MAX_FILE_PARAMS)):
+        if value > limit:
+            raise ModelFormatError(f"{path}: declares {value:,} {what}, beyond this loader's limit of {limit:,}")

@@ -51,6 +51,9 @@ def upscale_y(method, lr_y, r: int) -> np.ndarray:
         raise TypeError(f"method must be 'bicubic' or an ESPCN model, got {type(method).__name__}")
     if method.scale != r:
         raise ValueError(f"the model is for x{method.scale}, but x{r} was asked for")
+    if method.config.channels != 1:
+        raise ValueError(f"a {method.config.channels}-channel model cannot upscale the Y channel: it takes RGB "
+                         "(upscale_image and evaluate use it on RGB)")
     x = np.asarray(lr_y, dtype=np.float32)[None, None]  # (1, 1, h, w)
     if x.shape[2] * x.shape[3] > TILE_ABOVE:  # large frames: bounded memory
         return forward_tiled(method, x, tile=512)[0, 0]

@@ -15,6 +15,8 @@ written and read with :func:`save_npz_atomic` and :func:`read_npz`.
 from __future__ import annotations
 
 import io
+import zipfile
+
 import numpy as np
 
 from .._atomic import write_bytes_atomic
@@ -29,9 +31,51 @@ def save_npz_atomic(path, arrays: dict) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
+# What reading one .npz (a model or a checkpoint) may allocate: the arrays its
+# headers declare, summed before any is read. A zip can compress a huge array
+# of zeros into a few bytes; its header still says how large it is.
+MAX_FILE_ARRAY_BYTES = 2 * 2**30
+
+
+def declared_bytes(path) -> int:
+    """The bytes the arrays of an ``.npz`` declare in their .npy headers, read without loading them.
+
+    ModelFormatError for an object array (it would need pickle) or a header
+    that is not a .npy header.
+    """
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as f:
+                try:
+                    version = np.lib.format.read_magic(f)
+                    header = {(1, 0): np.lib.format.read_array_header_1_0,
+                              (2, 0): np.lib.format.read_array_header_2_0}[version]
+                    shape, _, dtype = header(f)
+                except (KeyError, ValueError) as e:
+                    raise ModelFormatError(f"{path}: {info.filename} is not a .npy array ({e})") from None
+            if dtype.hasobject:
+                raise ModelFormatError(f"{path}: {info.filename} is an object array, which would need pickle (refused)")
+            total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    return total
+
+
 def read_npz(path) -> dict:
-    """Load every array of an ``.npz`` with ``allow_pickle=False``; clear errors."""
+    """Load every array of an ``.npz`` with ``allow_pickle=False``; clear errors.
+
+    The arrays' declared sizes are added up first: more than
+    MAX_FILE_ARRAY_BYTES is refused before anything is allocated.
+    """
     path = check_model_path(path)
+    try:
+        need = declared_bytes(path)
+    except ModelFormatError:
+        raise
+    except Exception as e:  # truncated or not a zip at all
+        raise ModelFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    if need > MAX_FILE_ARRAY_BYTES:
+        raise ModelFormatError(f"{path}: its arrays declare {need / 2**30:,.1f} GiB, beyond this loader's limit of "
+                               f"{MAX_FILE_ARRAY_BYTES / 2**30:.0f} GiB")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
