@@ -25,6 +25,7 @@ NOTEBOOKS = (
     "03_backprop_by_hand",
     "04_train_on_cpu",
     "05_evaluate_like_the_papers",
+    "06_espcn_vs_srcnn",
 )
 KERNEL = "espcn-ref-tests"
 ALLOWED_IMPORTS = {"espcn_ref", "inspect", "numpy", "matplotlib", "os", "pathlib", "tempfile"}

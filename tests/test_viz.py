@@ -375,6 +375,111 @@ def test_write_fig2_skips_with_a_note_when_the_json_has_no_fig2(tmp_path):
     assert (tmp_path / "fig2_psnr_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_read_bench_reads_the_json_or_says_none(tmp_path):
+    assert viz.read_bench(tmp_path / "missing.json") is None
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(bench_json_fig2()))
+    assert viz.read_bench(path) == bench_json_fig2()
+
+
+# --- Sec. 3.5: what upscaling first costs ----------------------------------------------------
+
+
+def test_upscale_first_costs_are_the_configs_counts():
+    from fractions import Fraction
+
+    from espcn_ref.model import srcnn_config, srcnn_over_espcn
+
+    rows = viz.upscale_first_costs((2, 3, 4))
+    assert [row["r"] for row in rows] == [2, 3, 4]
+    for row in rows:
+        r, m = row["r"], row["models"]
+        assert m["ESPCN"]["macs"] == Fraction(1600 + 18432 + 288 * r * r, r * r)  # 1600 + 18432 + 288 r^2 per LR pixel
+        assert float(m["ESPCN"]["macs"]) == pytest.approx(ESPCNConfig(scale=r).macs_per_hr_pixel())
+        assert m["SRCNN 9-1-5"]["macs"] == 8032 and m["SRCNN 9-5-5"]["macs"] == 57184  # every HR pixel, any r
+        assert float(m["SRCNN 9-1-5"]["macs"]) == srcnn_config(r, "915").macs_per_hr_pixel()
+        for name, c in m.items():  # every weight is one multiply-add per pixel its layer runs on
+            assert c["macs"] == c["weights"] * c["stack_pixels"], name
+        assert m["ESPCN"]["stack_pixels"] == Fraction(1, r * r) and m["SRCNN 9-5-5"]["stack_pixels"] == 1
+        assert row["ratio"]["SRCNN 9-5-5"] == srcnn_over_espcn(r)["macs"]
+        assert row["ratio"]["SRCNN 9-1-5"] == srcnn_over_espcn(r, "915")["macs"]
+    assert round(float(rows[1]["ratio"]["SRCNN 9-5-5"]), 2) == 22.75 and round(float(rows[2]["ratio"]["SRCNN 9-5-5"]), 1) == 37.1
+    fig = viz.plot_upscale_first_costs(rows)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and [l.get_label() for l in ax.lines] == list(viz.speed.UPSCALE_FIRST_MODELS)
+    for line, name in zip(ax.lines, viz.speed.UPSCALE_FIRST_MODELS):
+        np.testing.assert_allclose(line.get_ydata(), [float(row["models"][name]["macs"]) for row in rows])
+    assert "22.7×" in [t.get_text() for t in ax.texts]
+
+
+# --- checkerboard artefacts ------------------------------------------------------------------
+
+
+def test_phase_means_and_block_residual_of_a_periodic_pattern():
+    r = 3
+    P = np.arange(9.0).reshape(3, 3)  # phase (i, j) holds 3 i + j
+    y = np.tile(P, (5, 4))  # (15, 12)
+    np.testing.assert_array_equal(viz.phase_means(y, r), P)
+    np.testing.assert_array_equal(viz.phase_means(y, r, border=1), P)  # phases stay counted from y[0, 0]
+    assert viz.phase_spread(y, r, border=2) == 8.0
+    np.testing.assert_allclose(viz.block_residual(y, r), np.tile(P - P.mean(), (5, 4)), atol=1e-12)
+    lr = np.random.default_rng(0).random((4, 5))
+    nearest = np.kron(lr, np.ones((r, r)))  # a nearest-neighbour upscaling: no pattern
+    np.testing.assert_allclose(viz.block_residual(nearest, r), 0.0, atol=1e-15)
+    assert viz.phase_spread(np.ones((9, 9)), r) == 0.0
+    assert viz.block_residual(np.ones((10, 8)), r).shape == (9, 6)  # whole blocks only
+    with pytest.raises(ValueError, match="fewer than r"):
+        viz.phase_means(y, r, border=6)
+    with pytest.raises(ValueError, match="one non-empty"):
+        viz.phase_means(y[None], r)
+
+
+def test_checkerboard_numbers_of_the_three_layers():
+    """On a flat input: independent phases differ, ICNR's are equal, and a deconvolution with
+    k_s = 4, r = 3 and a constant kernel gives each phase its number of overlapping stamps."""
+    from espcn_ref import conv_transpose2d
+
+    r, v = 3, 0.5
+    x = np.full((1, 1, 12, 12), v, np.float32)
+    border = 4 * r  # the zero padding reaches 2 + 1 + 1 LR pixels in
+    assert viz.phase_spread(ESPCN(r).forward(x)[0, 0], r, border) > 0.05
+    y_icnr = ESPCN(r, init="icnr").forward(x)[0, 0]
+    assert viz.phase_spread(y_icnr, r, border) == 0.0
+    np.testing.assert_allclose(viz.block_residual(y_icnr, r), 0.0, atol=1e-6)  # nearest-neighbour, at the border too
+    k_s, c = 4, 9 / 16  # constant kernel, mean gain (k_s / r)^2 c = 1
+    w = np.full((1, 1, k_s, k_s), c)
+    y = conv_transpose2d(x.astype(np.float64), w, stride=r, padding=1, output_padding=1)[0, 0]
+    assert y.shape == (36, 36)
+    counts = activation_patterns(k_s, r, 1).sum(axis=(2, 3))  # taps (= stamps) per output phase
+    np.testing.assert_allclose(viz.phase_means(y, r, border=r), v * c * counts, atol=1e-12)
+    assert counts.tolist() == [[1, 1, 2], [1, 1, 2], [2, 2, 4]]
+    assert np.all(activation_patterns(6, r, 1).sum(axis=(2, 3)) == 4)  # mod(k_s, r) = 0: even overlap
+
+
+def test_checkerboard_figure_draws_the_numbers():
+    r, crop, border = 3, 9, 3
+    rng = np.random.default_rng(1)
+    P = rng.random((r, r))
+    flat = np.tile(P, (6, 6))  # (18, 18)
+    image = np.kron(rng.random((8, 8)), np.ones((r, r))) + np.tile(P, (8, 8))  # (24, 24)
+    fig = viz.plot_checkerboard({"a": (flat, image), "b": (np.ones((18, 18)), np.kron(rng.random((8, 8)),
+                                                                                     np.ones((r, r))))},
+                                r, border=border, crop=crop)
+    assert len(fig.axes) == 8
+    a = fig.axes[:4]
+    np.testing.assert_array_equal(image_data(a[0]), flat[border:border + crop, border:border + crop])
+    np.testing.assert_allclose(image_data(a[1]), viz.phase_means(flat, r, border))
+    np.testing.assert_array_equal(image_data(a[2]), image)
+    np.testing.assert_allclose(image_data(a[3]), np.tile(P - P.mean(), (3, 3)), atol=1e-12)  # a block corner
+    assert f"{viz.phase_spread(flat, r, border):.3g}" in a[1].get_title()
+    b = fig.axes[4:]
+    assert b[1].get_title().endswith("= 0")  # no pattern: spread 0, residual 0 (up to rounding)
+    norm = b[0].images[0].norm  # a flat output is drawn flat, rounding noise not stretched
+    assert norm.vmax - norm.vmin == pytest.approx(viz.checkerboard.MIN_SPAN)
+    np.testing.assert_allclose(image_data(b[3]), 0.0, atol=1e-12)
+    assert "a" in a[0].get_title() and "b" in b[0].get_title()
+
+
 # --- files -----------------------------------------------------------------------------------
 
 

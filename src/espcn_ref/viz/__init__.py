@@ -15,6 +15,11 @@ plot_subpixel_kernels            Sec. 2.2, one k_s x k_s kernel = r^2 small ones
 plot_three_forms                 Sec. 2.2, eq. (3): three forms, one output
 plot_upsampling_cost             Sec. 2.2, multiply-adds against measured time
 plot_psnr_vs_time                Fig. 2, PSNR against time per image (make bench)
+plot_upscale_first_costs         Sec. 3.5, multiply-adds per HR pixel of SRCNN
+                                 (bicubic first) and ESPCN against r
+plot_checkerboard                Sec. 2.2, the r x r pattern of a sub-pixel
+                                 layer (independent or ICNR phases) and of a
+                                 deconvolution with mod(k_s, r) != 0
 plot_training_curves             Sec. 3.2, training loss and validation PSNR
 plot_first_layer_filters         Fig. 3, the first layer's filters by variance
 plot_last_layer_filters          Fig. 4, the last layer before / after PS, and
@@ -25,9 +30,10 @@ plot_protocol_variants           Tables 1-2: how the protocol moves PSNR
 
 Each ``plot_*`` returns a ``matplotlib.figure.Figure`` built without pyplot,
 so no display is needed: ``fig.savefig`` renders with Agg. In a notebook
-the figure shows when it is a cell's last value. Two table helpers,
-:func:`upsampling_table` and :func:`protocol_variants`, compute the rows a
-figure draws. :func:`write_figures` writes every figure as a PNG
+the figure shows when it is a cell's last value. Table helpers compute the
+rows a figure draws: :func:`upsampling_table`, :func:`protocol_variants`,
+:func:`upscale_first_costs`; and :func:`phase_means`, :func:`phase_spread`
+and :func:`block_residual` the numbers of the checkerboard figure. :func:`write_figures` writes every figure as a PNG
 (``espcn-ref figures --out DIR``).
 """
 
@@ -50,8 +56,9 @@ from .training import (
     sr_panels,
 )
 from .protocol import plot_protocol_variants, protocol_variants
-from .speed import fig2_caption, fig2_points, plot_psnr_vs_time
+from .speed import fig2_caption, fig2_points, plot_psnr_vs_time, plot_upscale_first_costs, read_bench, upscale_first_costs
+from .checkerboard import block_residual, phase_means, phase_spread, plot_checkerboard
 from .files import FIGURES, save_figure, write_fig2, write_figures
 from ..ops.shuffle import shuffle_matrix  # drawn by plot_shuffle_matrix
 
-__all__ = ['FIGURES', 'fig2_caption', 'fig2_points', 'last_layer_mosaic', 'plot_activation_patterns', 'plot_channel_permutation', 'plot_first_layer_filters', 'plot_last_layer_filters', 'plot_protocol_variants', 'plot_psnr_vs_time', 'plot_shuffle', 'plot_shuffle_matrix', 'plot_sr_crops', 'plot_subpixel_kernels', 'plot_three_forms', 'plot_training_curves', 'plot_upsampling_cost', 'plot_zero_insertion', 'protocol_variants', 'read_log', 'save_figure', 'sr_panels', 'upsampling_table', 'write_fig2', 'write_figures', 'shuffle_matrix']
+__all__ = ['FIGURES', 'block_residual', 'fig2_caption', 'fig2_points', 'last_layer_mosaic', 'phase_means', 'phase_spread', 'plot_activation_patterns', 'plot_channel_permutation', 'plot_checkerboard', 'plot_first_layer_filters', 'plot_last_layer_filters', 'plot_protocol_variants', 'plot_psnr_vs_time', 'plot_shuffle', 'plot_shuffle_matrix', 'plot_sr_crops', 'plot_subpixel_kernels', 'plot_three_forms', 'plot_training_curves', 'plot_upsampling_cost', 'plot_upscale_first_costs', 'plot_zero_insertion', 'protocol_variants', 'read_bench', 'read_log', 'save_figure', 'sr_panels', 'upsampling_table', 'upscale_first_costs', 'write_fig2', 'write_figures', 'shuffle_matrix']

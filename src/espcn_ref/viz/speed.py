@@ -14,15 +14,30 @@ A filled marker's PSNR was measured by this repository (in the run, or in
 the README's table when the run had no Set14); a hollow one's is a
 published figure. SRCNN 9-5-5 is not trained here: its point is our time at
 Dong et al.'s PSNR, and its label says so.
+
+What upscaling first costs (Sec. 3.5), from the configs alone, no clock:
+:func:`upscale_first_costs` counts the multiply-adds per HR pixel of ESPCN
+and SRCNN 9-1-5 / 9-5-5 at each r (``ESPCNConfig.macs_per_hr_pixel``), and
+:func:`plot_upscale_first_costs` draws them. Every weight is one multiply-add
+per pixel its layer runs on::
+
+    MACs per HR pixel = weights x (pixels the stack runs on per HR pixel)
+                      = weights x 1 / r^2   (ESPCN: the stack runs in LR space)
+                      = weights x 1         (SRCNN: bicubic first, the stack in HR space)
 """
 
 from __future__ import annotations
 
 import textwrap
 
+import json
+from fractions import Fraction
+from pathlib import Path
+
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..model import ESPCN, ESPCNConfig, srcnn_config
 from ._draw import category_cmap
 
 FIG2_ENTRY = "fig2_set14_x3"  # the key of `make bench`'s JSON this figure draws
@@ -109,3 +124,69 @@ def fig2_caption(bench: dict) -> str:
     c = last["config_ratios_srcnn_955_to_espcn"]
     return (f"Times: {images}. SRCNN 9-5-5 / ESPCN per image: time {times}; "
             f"from the configs: multiply-adds {c['macs']:.1f}x, weights {c['weights']:.2f}x.")
+
+
+def read_bench(path) -> dict | None:
+    """`make bench`'s JSON (``benchmarks/results.json``) as a dict; None when the file is missing.
+
+    Which entries it holds depends on the version of bench.py that wrote it:
+    Fig. 2 is ``"fig2_set14_x3"`` (:data:`FIG2_ENTRY`), Sec. 3.5 ``"sec35_1080p"``.
+    """
+    path = Path(path)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+UPSCALE_FIRST_MODELS = ("ESPCN", "SRCNN 9-1-5", "SRCNN 9-5-5")
+
+
+def upscale_first_costs(scales=(2, 3, 4)) -> list[dict]:
+    """Multiply-adds per HR pixel of ESPCN (the paper's 5-3-3) and SRCNN 9-1-5 / 9-5-5 at each r.
+
+    Returns one row per r: {"r", "models": {name: {"weights", "stack_pixels",
+    "macs"}}, "ratio": {SRCNN name: its macs / ESPCN's}}. ``weights``: the W_l
+    only, biases excluded (as SRCNN's papers count them); ``stack_pixels``:
+    pixels the layer stack runs on per HR pixel (1 / r^2 for ESPCN, 1 for
+    SRCNN); ``macs`` = weights x stack_pixels = ``config.macs_per_hr_pixel()``,
+    as an exact Fraction. Bicubic's own cost is not counted.
+    """
+    rows = []
+    for r in scales:
+        configs = {"ESPCN": ESPCNConfig(scale=r), "SRCNN 9-1-5": srcnn_config(r, "915"),
+                   "SRCNN 9-5-5": srcnn_config(r, "955")}
+        models = {}
+        for name, c in configs.items():
+            weights = ESPCN(config=c).num_params(biases=False)
+            stack_pixels = Fraction(1, c.scale**2)  # the stack's pixels per HR pixel: 1 / (the shuffle's r)^2
+            macs = Fraction(c.macs_per_lr_pixel(), c.scale**2)  # == c.macs_per_hr_pixel(), exactly
+            models[name] = {"weights": weights, "stack_pixels": stack_pixels, "macs": macs}
+        rows.append({"r": r, "models": models,
+                     "ratio": {k: models[k]["macs"] / models["ESPCN"]["macs"] for k in UPSCALE_FIRST_MODELS[1:]}})
+    return rows
+
+
+def plot_upscale_first_costs(rows: list[dict]) -> Figure:
+    """Multiply-adds per HR pixel (log scale) against r, one line per model of :func:`upscale_first_costs`.
+
+    ``fig.axes[0].lines[k]`` is model k of UPSCALE_FIRST_MODELS (y data: its
+    macs at each r); each SRCNN point is labelled with its ratio to ESPCN.
+    """
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    rs = [row["r"] for row in rows]
+    for name, colour in zip(UPSCALE_FIRST_MODELS, category_cmap(len(UPSCALE_FIRST_MODELS)).colors):
+        macs = [float(row["models"][name]["macs"]) for row in rows]
+        ax.plot(rs, macs, marker="o", color=colour, label=name)
+        if name != "ESPCN":
+            for row, m in zip(rows, macs):
+                ax.annotate(f"{float(row['ratio'][name]):.1f}×", (row["r"], m), xytext=(0, 6),
+                            textcoords="offset points", ha="center", fontsize=8, color=colour)
+    ax.set_yscale("log")
+    ax.set_xticks(rs)
+    ax.margins(y=0.15)
+    ax.set_xlabel("upscaling factor r")
+    ax.set_ylabel("multiply-adds per HR pixel (log scale)")
+    ax.set_title("upscaling first: SRCNN's stack runs on r² times more pixels\n"
+                 "(labels: SRCNN / ESPCN; bicubic not counted)", fontsize=10)
+    ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    ax.legend(fontsize=8)
+    return fig
