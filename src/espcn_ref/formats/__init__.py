@@ -27,6 +27,9 @@ import importlib
 import json
 from pathlib import Path
 
+__all__ = ["DEPLOY_EXTRA", "FORMAT_VERSION", "MissingPackageError", "ModelFormatError", "READABLE_VERSIONS",
+           "check_model_path", "decode_meta", "encode_meta", "require"]
+
 FORMAT_VERSION = 2  # 2: the metadata may hold "provenance" (see espcn_ref.model_file)
 READABLE_VERSIONS = (1, 2)
 DEPLOY_EXTRA = "pip install 'espcn-ref[deploy]'"

@@ -67,6 +67,11 @@ def read_npz(path) -> dict:
     MAX_FILE_ARRAY_BYTES is refused before anything is allocated.
     """
     path = check_model_path(path)
+    if not zipfile.is_zipfile(path):  # nothing is read from it
+        with open(path, "rb") as f:
+            zip_start = f.read(4) == b"PK\x03\x04"
+        raise ModelFormatError(f"{path}: not a readable .npz file (a zip archive cut short)" if zip_start else
+                               f"{path}: not an espcn-ref .npz file (not a zip archive)")
     try:
         need = declared_bytes(path)
     except ModelFormatError:
