@@ -148,6 +148,40 @@ def test_upscale_image_colour_path():
     np.testing.assert_allclose(upscale_image(model, pale[..., 0], 3), 128, atol=1)  # grayscale: Y only
 
 
+def _upscale_image_in_steps(method, img, r):
+    """upscale_image as it was before its colour steps were compiled and fused: the NumPy twins, step by step."""
+    from espcn_ref.data import imresize
+    from espcn_ref.data.colour import rgb_to_ycbcr_reference, ycbcr_to_rgb_reference
+    from espcn_ref.metrics import to_uint8_reference
+    from espcn_ref.upscale import upscale_y
+
+    ycc = rgb_to_ycbcr_reference(img.astype(np.float64))
+    y = upscale_y(method, ycc[..., 0] / 255.0, r) * 255.0  # float32 for a model: the product rounds in float32
+    rgb = ycbcr_to_rgb_reference(np.concatenate([y[..., None], imresize(ycc[..., 1:], scale=r)], axis=-1))
+    return to_uint8_reference(rgb / 255.0)
+
+
+# SHA-256 (first 16 hex digits) of upscale_image("bicubic", the image below, r), from the code before
+# its colour steps were compiled (commit 8b78f3c). Bicubic calls no BLAS, so the bytes are the same everywhere.
+BICUBIC_DIGESTS = {2: "7b295f8e8f3edf76", 3: "b3e044a4add0cb01", 4: "d2e8a1c492f5e5ca"}
+
+
+@pytest.mark.parametrize("r", [2, 3, 4])
+def test_upscale_image_keeps_its_bytes(r):
+    """The compiled colour steps give the bytes of the NumPy steps, with a model and with bicubic."""
+    import hashlib
+
+    from espcn_ref.registry import pretrained
+
+    img = (np.random.default_rng(20).random((29, 37, 3)) * 256).astype(np.uint8)
+    got = upscale_image("bicubic", img, r)
+    assert hashlib.sha256(got.tobytes()).hexdigest()[:16] == BICUBIC_DIGESTS[r]
+    np.testing.assert_array_equal(got, _upscale_image_in_steps("bicubic", img, r))
+    model = pretrained(r)
+    for x in (img, img[::-1, 3:]):  # a strided view, an even width
+        np.testing.assert_array_equal(upscale_image(model, x, r), _upscale_image_in_steps(model, np.asarray(x), r))
+
+
 def test_large_images_take_the_tiled_path_with_the_same_result(monkeypatch):
     """upscale_y tiles above TILE_ABOVE LR pixels (512x512 tiles); lowering the
     threshold and the tile sends a small image down that path: same result."""
