@@ -22,6 +22,12 @@ an item finishes that item first), and every thread is joined before
 or write stage is raised as :class:`StageError` (which stage, how many items
 it had finished, the exception); an error in ``transform`` is raised as it
 is. :func:`run_in_order` raises the same errors, one stage after the other.
+
+Processes. No stage may start a process while ``transform`` can be in a
+GEMM: a fork (``subprocess`` with a ``preexec_fn``, as imageio-ffmpeg
+starts ffmpeg) runs OpenBLAS's fork handler, which stops OpenBLAS's worker
+threads under a GEMM running without the GIL in another thread, and that
+GEMM then waits for them for ever. Start such processes before the pipeline.
 """
 
 from __future__ import annotations
