@@ -5,6 +5,11 @@ Every workload runs in a fresh child process, so its peak resident memory
 (ru_maxrss) is its own. Printed as a table; all figures also go to JSON.
 
     python benchmarks/bench.py [--json FILE] [--quick] [--threads N] [--data DIR] [--keep-openblas-env]
+                               [--video-sequential]
+
+Video (x2, x3 and x4 to 1080p) decodes, upscales and encodes at once;
+--video-sequential also times the path that does them one after the other,
+alternating with it, and reports the ratio of their fps.
 
 Fig. 2 and Sec. 3.5 (ESPCN against SRCNN: per Set14 image at x3, per 1080p
 frame at x3 and x4) run twice, on one thread pinned to one core and on
@@ -167,37 +172,62 @@ def w_tiled_4k(quick):
             "bit_identical": bool(np.array_equal(tiled, full))}
 
 
-def w_video_x3(quick):
-    """`espcn-ref upscale` on a video, x3 to 1080p: decode, colour upscaling
-    (Y by the pretrained ESPCN, Cb and Cr bicubic), encode (H.264)."""
-    import tempfile
-
+def pan_clip(path, r, quick):
+    """Write the video workload's clip to ``path``: a slow pan across a photo, H.264, 25 fps,
+    30 frames whose x r is 1080p (quick: 6 frames of a quarter of the side, even). Returns its first frame."""
     import imageio.v2 as iio
-    import numpy as np
 
     from espcn_ref.data import imresize, sample_images
+
+    H, W = SCALES_1080P[r]
+    H, W, frames = (2 * (H // 8), 2 * (W // 8), 6) if quick else (H, W, 30)
+    photo = imresize(sample_images(["chelsea"])["chelsea"], output_shape=(H, W + frames * 4))
+    writer = iio.get_writer(path, format="ffmpeg", fps=25, codec="libx264", macro_block_size=1,
+                            ffmpeg_log_level="error")
+    for k in range(frames):
+        writer.append_data(photo[:, 4 * k : 4 * k + W])
+    writer.close()
+    return photo[:, :W]
+
+
+def w_video(quick, r, sequential=False):
+    """`espcn-ref upscale` on a video, x r to 1080p: decode, colour upscaling
+    (Y by the shipped ESPCN, Cb and Cr bicubic), encode (H.264), the three at
+    once (upscale_video's pipeline). With ``sequential``, the one-after-the-other
+    path (pipelined=False) is timed too, the two alternating run by run, so
+    that the machine's drift falls on both alike."""
+    import tempfile
+
+    import numpy as np
+
     from espcn_ref.upscale import upscale_image
     from espcn_ref.video import upscale_video
     from espcn_ref.registry import pretrained
 
-    H, W, frames = (90, 160, 6) if quick else (360, 640, 30)
-    photo = imresize(sample_images(["chelsea"])["chelsea"], output_shape=(H, W + frames * 4))
-    m = pretrained(3)
+    m = pretrained(r)
+    paths = (True, False) if sequential else (True,)  # pipelined, and one stage after the other
+    rounds = 1 if quick else 3
+    times = {p: [] for p in paths}
     with tempfile.TemporaryDirectory() as d:
-        src, dst = f"{d}/clip.mp4", f"{d}/clip_x3.mp4"
-        writer = iio.get_writer(src, format="ffmpeg", fps=25, codec="libx264", macro_block_size=1,
-                                ffmpeg_log_level="error")
-        for k in range(frames):  # a slow pan across the photo
-            writer.append_data(photo[:, 4 * k : 4 * k + W])
-        writer.close()
-        upscale_video(m, src, dst, 3, progress=False)  # warm-up: compile, load ffmpeg
-        t0 = time.perf_counter()
-        info = upscale_video(m, src, dst, 3, progress=False)
-        seconds = time.perf_counter() - t0
-    frame = photo[:, :W]
-    return {"lr_size": [H, W], "frames": info["frames"], "seconds_per_frame": seconds / info["frames"],
-            "upscale_image_seconds": _median_time(lambda: upscale_image(m, frame, 3), 5),
-            "network_seconds": _median_time(lambda: m.forward(np.zeros((1, 1, H, W), np.float32)), 5)}
+        src, dst = f"{d}/clip.mp4", f"{d}/clip_x{r}.mp4"
+        frame = pan_clip(src, r, quick)
+        H, W = frame.shape[:2]
+        for pipelined in paths:  # warm-up: compile, load ffmpeg
+            upscale_video(m, src, dst, r, progress=False, pipelined=pipelined)
+        for k in range(rounds):
+            for pipelined in paths[:: 1 if k % 2 == 0 else -1]:  # ABBA: neither path always goes first
+                t0 = time.perf_counter()
+                info = upscale_video(m, src, dst, r, progress=False, pipelined=pipelined)
+                times[pipelined].append((time.perf_counter() - t0) / info["frames"])
+    out = {"scale": r, "lr_size": [H, W], "frames": info["frames"], "rounds": rounds,
+           "seconds_per_frame": statistics.median(times[True]), "fps": 1 / statistics.median(times[True]),
+           "upscale_image_seconds": _median_time(lambda: upscale_image(m, frame, r), 5),
+           "network_seconds": _median_time(lambda: m.forward(np.zeros((1, 1, H, W), np.float32)), 5)}
+    if sequential:
+        spf = statistics.median(times[False])
+        out |= {"sequential_seconds_per_frame": spf, "sequential_fps": 1 / spf,
+                "pipeline_speedup": spf / out["seconds_per_frame"]}
+    return out
 
 
 def _torch_inference(m, x, repeat):
@@ -432,7 +462,7 @@ WORKLOADS = {
     "gemm_peak": lambda q: w_gemm_peak(q),
     **{f"inference_x{r}": (lambda q, r=r: w_inference(q, r)) for r in (2, 3, 4)},
     "tiled_4k": lambda q: w_tiled_4k(q),
-    "video_x3": lambda q: w_video_x3(q),
+    **{f"video_x{r}": (lambda q, r=r, **video: w_video(q, r, **video)) for r in (2, 3, 4)},
     "train_step_b16": lambda q: w_train_step(q, 16),
     "train_step_b64": lambda q: w_train_step(q, 64),
     "upsampling_forms": lambda q: w_upsampling_forms(q),
@@ -442,8 +472,8 @@ WORKLOADS = {
 BY_THREADS = ("fig2_set14_x3", "sec35_1080p")  # run on one thread pinned to one core, and on --threads
 
 
-def run_one(name, quick):
-    result = WORKLOADS[name](quick)
+def run_one(name, quick, video_sequential=False):
+    result = WORKLOADS[name](quick, **({"sequential": video_sequential} if name.startswith("video_") else {}))
     result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if name == "gemm_peak":
         from threadpoolctl import threadpool_info
@@ -461,8 +491,8 @@ def _pin_to_one_core():
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
-def _run_child(name, quick, env, pin=False) -> dict:
-    cmd = [sys.executable, __file__, "--one", name] + (["--quick"] if quick else [])
+def _run_child(name, quick, env, pin=False, extra=()) -> dict:
+    cmd = [sys.executable, __file__, "--one", name] + (["--quick"] if quick else []) + list(extra)
     pin = pin and hasattr(os, "sched_setaffinity")  # (Linux; elsewhere the one thread runs unpinned)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=_pin_to_one_core if pin else None)
     if proc.returncode != 0:
@@ -482,10 +512,13 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="threads for ours and PyTorch (default: all cores)")
     ap.add_argument("--data", help="dataset root holding Set14/ (default: ../shared/data if present; "
                                    "without Set14, Fig. 2 is timed on synthetic images of its sizes)")
+    ap.add_argument("--video-sequential", action="store_true",
+                    help="also time the video workloads one stage after the other (pipelined=False), "
+                         "alternating with the pipelined runs")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:
-        return run_one(a.one, a.quick)
+        return run_one(a.one, a.quick, a.video_sequential)
     env = dict(os.environ)
     if not a.keep_openblas_env:
         env.pop("OPENBLAS_CORETYPE", None)
@@ -499,10 +532,11 @@ def main():
             results[name] = {str(n): _run_child(name, a.quick, _thread_env(env, n), pin=n == 1)
                              for n in sorted({1, threads})}
         else:
-            results[name] = _run_child(name, a.quick, _thread_env(env, threads))
+            extra = ["--video-sequential"] if a.video_sequential and name.startswith("video_") else []
+            results[name] = _run_child(name, a.quick, _thread_env(env, threads), extra=extra)
         print(f"  {name} done", file=sys.stderr)
     results["env"] = {"quick": a.quick, "openblas_env_kept": a.keep_openblas_env, "cpus": os.cpu_count(),
-                      "threads": threads}
+                      "threads": threads, "video_sequential": a.video_sequential}
     report(results)
     with open(a.json, "w") as f:
         json.dump(results, f, indent=2)
@@ -534,11 +568,7 @@ def report(res):
     print(f"\n4K output (x3 from {t4['lr_size'][0]}x{t4['lr_size'][1]}) in 256-px LR tiles: "
           f"{t4['tiled_seconds']:.2f} s, +{t4['tiled_rss_mib']:.0f} MiB (untiled +{t4['untiled_rss_mib']:.0f} MiB); "
           f"tiled == untiled: {'bit for bit' if t4['bit_identical'] else 'max |diff| %.1e' % t4['max_abs_diff']}")
-    v = res["video_x3"]
-    print(f"video x3 ({v['lr_size'][0]}x{v['lr_size'][1]} -> {3 * v['lr_size'][0]}x{3 * v['lr_size'][1]}, "
-          f"{v['frames']} frames, H.264 in and out): {1e3 * v['seconds_per_frame']:.0f} ms per frame "
-          f"({1 / v['seconds_per_frame']:.1f} fps); per frame {1e3 * v['upscale_image_seconds']:.0f} ms "
-          f"colour upscaling, of which {1e3 * v['network_seconds']:.0f} ms the network")
+    report_video(res)
     print(f"\n{'training step, 17x17, x3':28s} {'ms':>8s} {'MiB':>6s} {'torch ms':>9s} {'ours/torch':>10s}")
     for b in (16, 64):
         w = res[f"train_step_b{b}"]
@@ -561,6 +591,21 @@ def report(res):
     if ts:
         print(f"    (PyTorch's two forms agree with ours within {u['torch_max_abs_diff']:.1e})")
     report_srcnn(res["fig2_set14_x3"], res["sec35_1080p"])
+
+
+def report_video(res):
+    """Video, decode -> upscale -> encode at once, x2, x3 and x4 (and one after the other, if timed)."""
+    print("video, H.264 in and out, decoding, upscaling and encoding at once (median of the runs):")
+    for r in (2, 3, 4):
+        v = res[f"video_x{r}"]
+        h, w = v["lr_size"]
+        print(f"    x{r} ({h}x{w} -> {r * h}x{r * w}, {v['frames']} frames): {1e3 * v['seconds_per_frame']:.0f} ms "
+              f"per frame ({v['fps']:.2f} fps); per frame {1e3 * v['upscale_image_seconds']:.0f} ms colour upscaling, "
+              f"of which {1e3 * v['network_seconds']:.0f} ms the network")
+        if "sequential_seconds_per_frame" in v:
+            print(f"        one stage after the other: {1e3 * v['sequential_seconds_per_frame']:.0f} ms per frame "
+                  f"({v['sequential_fps']:.2f} fps); pipelined {v['pipeline_speedup']:.2f}x its fps "
+                  f"({v['rounds']} alternating runs each)")
 
 
 def _on(run) -> str:

@@ -28,8 +28,11 @@ def test_bench_quick_run(tmp_path):
     mem = res["upsampling_forms"]["peak_alloc_mib"]  # zero-inserted maps > stamp matrix > padded input
     assert mem["fractional_stride"] > 4 * mem["transposed"] and mem["transposed"] > mem["subpixel"] > 0
     assert "tiled == untiled" in proc.stdout
-    v = res["video_x3"]  # every frame of the 6-frame clip came back
-    assert v["frames"] == 6
+    for r, lr in ((2, [134, 240]), (3, [90, 160]), (4, [66, 120])):  # every frame of the 6-frame clip came back
+        v = res[f"video_x{r}"]
+        assert (v["scale"], v["frames"], v["lr_size"]) == (r, 6, lr) and v["fps"] == 1 / v["seconds_per_frame"]
+        assert "sequential_fps" not in v  # timed only with --video-sequential
+    assert "one stage after the other" not in proc.stdout and "x4 (66x120 -> 264x480, 6 frames)" in proc.stdout
     fig2, sec35 = res["fig2_set14_x3"], res["sec35_1080p"]
     assert set(fig2) == set(sec35) == {"1"}  # --threads 1: only the run on one pinned thread
     assert fig2["1"]["threads"] == sec35["1"]["threads"] == 1 and len(fig2["1"]["cpus"]) == 1
@@ -41,6 +44,32 @@ def test_bench_quick_run(tmp_path):
         ratios = frame["config_ratios"]
         assert (round(ratios["macs"], 2), round(ratios["weights"], 2), frame["paper_k2_time_ratio"]) == (macs, weights, k2)
     assert "Fig. 2: time per image at x3" in proc.stdout and "Sec. 3.5: one frame with a 1080p output" in proc.stdout
+
+
+@pytest.mark.slow
+def test_video_pipelined_and_sequential_side_by_side():
+    """--video-sequential times upscale_video's two paths in one process, alternating (quick: one run each)."""
+    proc = subprocess.run([sys.executable, str(BENCH), "--one", "video_x4", "--quick", "--video-sequential"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    v = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert v["frames"] == 6 and v["rounds"] == 1
+    assert v["pipeline_speedup"] == v["sequential_seconds_per_frame"] / v["seconds_per_frame"]
+
+
+def test_the_video_report_names_both_paths(capsys):
+    """The report's video lines, from a made-up record (no timing is taken here)."""
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    record = {"lr_size": [10, 20], "frames": 6, "rounds": 1, "seconds_per_frame": 0.5, "fps": 2.0,
+              "upscale_image_seconds": 0.4, "network_seconds": 0.3}
+    res = {f"video_x{r}": dict(record) for r in (2, 3, 4)}
+    res["video_x3"] |= {"sequential_seconds_per_frame": 1.0, "sequential_fps": 1.0, "pipeline_speedup": 2.0}
+    bench.report_video(res)
+    out = capsys.readouterr().out
+    assert "x2 (10x20 -> 20x40, 6 frames): 500 ms per frame (2.00 fps)" in out
+    assert out.count("one stage after the other") == 1 and "pipelined 2.00x its fps" in out
 
 
 def check_fig2_record(run):
@@ -94,3 +123,27 @@ def test_epoch_time_refuses_one_epoch():
     proc = subprocess.run([sys.executable, str(EPOCH), "--data", ".", "--epochs", "1"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "at least 2" in proc.stderr
+
+
+RATIO = BENCH.parent / "video_ratio.py"
+
+
+@pytest.mark.slow
+def test_video_ratio_runs_both_checkouts(tmp_path):
+    """benchmarks/video_ratio.py times a baseline source tree (here a copy of this one) against this checkout."""
+    import shutil
+
+    shutil.copytree(BENCH.parents[1] / "src" / "espcn_ref", tmp_path / "src" / "espcn_ref",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "ratio.json"
+    proc = subprocess.run([sys.executable, str(RATIO), str(tmp_path), "--quick", "--rounds", "1", "--scales", "4",
+                           "--threads", "1", "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "x4: baseline" in proc.stdout and "the baseline's fps" in proc.stdout
+    runs = json.loads(out.read_text())["seconds_per_frame"]["4"]
+    assert len(runs["baseline"]) == len(runs["this"]) == 1
+
+
+def test_video_ratio_needs_a_baseline_tree(tmp_path):
+    proc = subprocess.run([sys.executable, str(RATIO), str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "source tree of the baseline" in proc.stderr

@@ -67,6 +67,42 @@ def test_ycbcr_to_rgb_matches_its_numpy_twin(rng, dtype):
     np.testing.assert_array_equal(got.view(np.uint64), ycbcr_to_rgb_reference(ycc[:, ::-1]).view(np.uint64))
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64, np.float32])
+def test_rgb_to_ycbcr_matches_its_numpy_twin(rng, dtype):
+    from espcn_ref.data.colour import rgb_to_ycbcr_reference
+
+    rgb = (rng.random((11, 9, 3)) * 255.99).astype(dtype)  # uint8: every level, floats: between them
+    rgb[0, 0] = [255, 0, 255]
+    for x in (rgb, rgb[:, ::-2], np.zeros((0, 4, 3), dtype)):  # contiguous, strided, empty
+        got = rgb_to_ycbcr(x)
+        assert got.dtype == np.float64 and got.shape == x.shape
+        np.testing.assert_array_equal(got.view(np.uint64), rgb_to_ycbcr_reference(x).view(np.uint64))
+
+
+@pytest.mark.parametrize("y_dtype", [np.float32, np.float64])
+def test_ycbcr_to_rgb_uint8_is_the_three_steps_it_fuses(rng, y_dtype):
+    """One pass, the bytes of concatenate, ycbcr_to_rgb and to_uint8 of rgb / 255 (and of its NumPy twin)."""
+    from espcn_ref.data.colour import ycbcr_to_rgb_uint8, ycbcr_to_rgb_uint8_reference
+    from espcn_ref.metrics import scaled_to_uint8
+
+    y = rng.uniform(-0.1, 1.1, (13, 17)).astype(y_dtype)  # beyond [0, 1]: the clipping is exercised
+    y[0, :4] = [0.5, 127.5 / 255, 1.0, 0.0]
+    cbcr = rng.uniform(0, 255, (13, 17, 2))
+    for args in ((y, cbcr), (y[:, ::-1], cbcr[:, ::-1])):  # and strided views
+        got = ycbcr_to_rgb_uint8(*args, y_scale=255.0)
+        steps = scaled_to_uint8(ycbcr_to_rgb(np.concatenate([(args[0] * 255.0)[..., None], args[1]], axis=-1)), 255.0)
+        assert got.dtype == np.uint8 and got.shape == (13, 17, 3)
+        np.testing.assert_array_equal(got, steps)
+        np.testing.assert_array_equal(got, ycbcr_to_rgb_uint8_reference(*args, y_scale=255.0))
+    assert (ycbcr_to_rgb_uint8(y, cbcr, 255.0) != ycbcr_to_rgb_uint8(y, cbcr, 254.0)).any()  # negative control
+    y[3, 3] = np.nan
+    for fn in (ycbcr_to_rgb_uint8, ycbcr_to_rgb_uint8_reference):
+        with pytest.raises(ValueError, match="contains NaN"):
+            fn(y, cbcr, 255.0)
+    with pytest.raises(ValueError, match=r"cbcr must have shape \(13, 17, 2\)"):
+        ycbcr_to_rgb_uint8(y, cbcr[:, :-1], 255.0)
+
+
 def test_ycbcr_bad_input():
     with pytest.raises(ValueError, match="rgb must have shape"):
         rgb_to_ycbcr(np.zeros((4, 4)))

@@ -191,7 +191,7 @@ def cmd_upscale(a) -> int:
             raise CLIError(f"a video input needs a video output (.mp4, .mov, .mkv, .avi, .webm), got {a.output}")
         info = upscale_video(method, a.input, a.output, a.scale, progress=not a.quiet)
         print(f"{a.input} -> {a.output}: {info['frames']} frames at {info['fps']:g} fps, "
-              f"{info['size'][0]}x{info['size'][1]}")
+              f"{info['size'][0]}x{info['size'][1]}; upscaled at {info['fps_achieved']:.2f} frames per second")
         return 0
     if Path(a.output).suffix.lower() not in IMAGE_EXTENSIONS:
         raise CLIError(f"unsupported output extension {Path(a.output).suffix!r} for {a.output}; "

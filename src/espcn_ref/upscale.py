@@ -32,8 +32,8 @@ import os
 import numpy as np
 
 from ._checks import as_float_array, check_int
-from .data import imresize, rgb_to_ycbcr, ycbcr_to_rgb
-from .metrics import scaled_to_uint8, to_uint8
+from .data import imresize, rgb_to_ycbcr, ycbcr_to_rgb_uint8
+from .metrics import to_uint8
 from .model import ESPCN
 
 TILE_ABOVE = 512 * 512  # LR pixels above which upscaling runs in 512 x 512 tiles (bounded memory)
@@ -84,6 +84,9 @@ def upscale_image(method, img, r: int) -> np.ndarray:
     """Colour-aware upscaling of a uint8 image (H, W) or (H, W, 3) -> (rH, rW[, 3]) uint8.
 
     Y goes through ``method``; Cb and Cr are upscaled with bicubic imresize.
+    Every colour step is compiled (:mod:`espcn_ref.data.colour`): RGB ->
+    YCbCr, and one pass from Y, Cb, Cr to uint8 RGB; the bytes are those of
+    the NumPy steps (tested).
     """
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
@@ -91,11 +94,11 @@ def upscale_image(method, img, r: int) -> np.ndarray:
     check_output_size(img.shape[0], img.shape[1], check_int(r, "r", 1))
     if img.ndim == 2:
         return to_uint8(upscale_y(method, img / 255.0, r))
-    ycc = rgb_to_ycbcr(img.astype(np.float64))  # [0, 255] scale, studio swing
-    y = upscale_y(method, ycc[..., 0] / 255.0, r) * 255.0
-    cbcr = imresize(ycc[..., 1:], scale=r)
-    rgb = ycbcr_to_rgb(np.concatenate([y[..., None], cbcr], axis=-1))
-    return scaled_to_uint8(rgb, 255.0)  # = to_uint8(rgb / 255), in one pass
+    ycc = rgb_to_ycbcr(img)  # (H, W, 3) float64, [0, 255] scale, studio swing
+    y = upscale_y(method, ycc[..., 0] / 255.0, r)  # (rH, rW), Y in [0, 1]
+    cbcr = imresize(ycc[..., 1:], scale=r)  # (rH, rW, 2)
+    # = to_uint8(ycbcr_to_rgb(concatenate([255 y, Cb, Cr])) / 255), in one pass
+    return ycbcr_to_rgb_uint8(y, cbcr, y_scale=255.0)  # (rH, rW, 3) uint8
 
 
 def receptive_halo(model: ESPCN) -> int:

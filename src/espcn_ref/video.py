@@ -1,20 +1,37 @@
 """Super-resolving a video frame by frame (Sec. 3.5 of the paper).
 
-Video. Frames are read and written with imageio's ffmpeg plugin (the
-imageio-ffmpeg wheel ships its own ffmpeg). Each frame is super-resolved like
-an image: Y through the network, Cb and Cr bicubic.
+Video. Frames are read with imageio's ffmpeg plugin and written with
+imageio-ffmpeg's ``write_frames``, which that plugin runs (the
+imageio-ffmpeg wheel ships its own ffmpeg). Each frame is super-resolved
+like an image: Y through the network, Cb and Cr bicubic.
+
+Decoding, upscaling and encoding run at once (:mod:`espcn_ref._pipeline`)::
+
+    decode thread --(QUEUE_FRAMES)--> upscale_image, this thread --(QUEUE_FRAMES)--> encode thread
+
+ffmpeg decodes and encodes in its own processes, and the network and the
+colour kernels release the GIL, so while frame k is upscaled, frame k + 1
+is decoded and frame k - 1 encoded. The frames are encoded in their order
+and are the bytes the one-after-the-other loop (``pipelined=False``) hands
+to the encoder (tested). At most QUEUE_FRAMES + 2 decoded and QUEUE_FRAMES
++ 2 upscaled frames exist at once.
 """
 
 from __future__ import annotations
 
+import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ._atomic import atomic_path
 from ._checks import check_int
+from ._pipeline import StageError, run_in_order, run_pipeline
 from .upscale import check_output_size, upscale_image
+
+QUEUE_FRAMES = 4  # frames waiting between decoding and upscaling, and again between upscaling and encoding
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 # WebM holds only VP8/VP9/AV1 video; every other container here takes H.264.
@@ -37,6 +54,27 @@ def _check_written_video(tmp: Path, dst: Path, frames: int, size: tuple) -> None
     if got_size != tuple(size) or got_frames != frames:
         raise ValueError(f"ffmpeg wrote {got_frames} frames of {got_size[0]}x{got_size[1]} instead of "
                          f"{frames} of {size[0]}x{size[1]}; {dst} is unchanged")
+
+
+def start_encoder(path: Path, size: tuple, fps: float, codec: str, pix: str):
+    """ffmpeg encoding uint8 RGB frames of ``size`` (width, height) into ``path``,
+    started now, in this thread. Returns a generator: ``.send(frame)`` writes
+    one (a C-contiguous (height, width, 3) uint8 array), ``.close()`` finishes the file.
+
+    It is what imageio's ffmpeg writer runs (imageio-ffmpeg's write_frames,
+    the same settings), but imageio's writer starts ffmpeg at its first frame,
+    which the pipeline writes from its encode thread. A process started then
+    can hang the network: imageio-ffmpeg starts ffmpeg with a preexec_fn, so
+    the process is forked, and OpenBLAS's fork handler stops its worker
+    threads under the GEMM running in the main thread, which then waits for
+    them for ever. So both ffmpeg processes start before any thread does.
+    """
+    import imageio_ffmpeg
+
+    encoder = imageio_ffmpeg.write_frames(str(path), size, pix_fmt_in="rgb24", pix_fmt_out=pix, fps=fps, quality=None,
+                                          codec=codec, macro_block_size=1, ffmpeg_log_level="error")
+    encoder.send(None)  # ffmpeg starts here
+    return encoder
 
 
 def declared_frames(meta: dict, fps: float) -> int | None:
@@ -70,7 +108,7 @@ def is_video(path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
+def upscale_video(method, src, dst, r: int, progress: bool = True, pipelined: bool = True) -> dict:
     """Super-resolve every frame of ``src`` into ``dst`` (same frame rate).
 
     method: "bicubic" or an ESPCN of scale r. The output is H.264 (VP9 for
@@ -82,7 +120,14 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
     the file declares, or a decoding error) is an error and leaves ``dst``
     unchanged; an input that declares no count gets a warning
     (:func:`check_frame_count`).
-    Returns {"frames": n, "fps": fps, "size": (width, height)}.
+
+    Decoding, upscaling and encoding overlap (the module doc);
+    ``pipelined=False`` runs them one after the other, with the same output
+    and errors. The progress bar counts frames and shows the frames upscaled
+    per second so far ("fps").
+    Returns {"frames": n, "fps": the video's frame rate, "size": (width, height),
+    "fps_achieved": frames upscaled per second, from the first decoded frame
+    to the closed output file}.
     """
     import imageio.v2 as iio
 
@@ -118,22 +163,36 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
 
         total = meta.get("nframes")
         bar = tqdm(total=total if isinstance(total, int) and total > 0 else None, unit="frame", disable=None)
-    frames = 0
+    run = partial(run_pipeline, maxsize_in=QUEUE_FRAMES, maxsize_out=QUEUE_FRAMES, name="espcn-ref video") \
+        if pipelined else run_in_order
     try:
         with atomic_path(dst, suffix=dst.suffix) as tmp:
-            writer = iio.get_writer(tmp, format="ffmpeg", fps=fps, codec=VIDEO_CODECS.get(dst.suffix.lower(), "libx264"),
-                                    pixelformat=pix, macro_block_size=1, ffmpeg_log_level="error")
             try:
-                for frame in reader:
-                    writer.append_data(upscale_image(method, np.asarray(frame)[..., :3], r))
-                    frames += 1
-                    if bar is not None:
-                        bar.update(1)
-            except (OSError, RuntimeError) as e:  # ffmpeg stopped on damaged data
-                raise ValueError(f"{src}: cannot decode past frame {frames} ({type(e).__name__}); "
-                                 f"{dst} is unchanged") from None
+                encoder = start_encoder(tmp, size, fps, VIDEO_CODECS.get(dst.suffix.lower(), "libx264"), pix)
+            except OSError as e:  # ffmpeg did not start
+                raise ValueError(f"ffmpeg could not write {dst} ({type(e).__name__}); {dst} is unchanged") from None
+            start, encoded = time.perf_counter(), 0
+
+            def encode(frame):
+                nonlocal encoded
+                encoder.send(frame)
+                encoded += 1
+                if bar is not None:
+                    bar.set_postfix_str(f"{encoded / (time.perf_counter() - start):.2f} fps", refresh=False)
+                    bar.update(1)
+
+            try:
+                frames = run(reader, lambda frame: upscale_image(method, np.asarray(frame)[..., :3], r), encode)
+            except StageError as e:
+                if not isinstance(e.error, (OSError, RuntimeError)):
+                    raise e.error from None
+                if e.stage == "read":  # ffmpeg stopped on damaged data
+                    raise ValueError(f"{src}: cannot decode past frame {e.done} ({type(e.error).__name__}); "
+                                     f"{dst} is unchanged") from None
+                raise ValueError(f"ffmpeg could not write {dst} ({type(e.error).__name__}); {dst} is unchanged") from None
             finally:
-                writer.close()
+                encoder.close()  # ffmpeg finishes the file
+            seconds = time.perf_counter() - start
             if frames == 0:
                 raise ValueError(f"{src}: the video has no frames")
             check_frame_count(src, dst, meta, fps, frames)
@@ -142,4 +201,4 @@ def upscale_video(method, src, dst, r: int, progress: bool = True) -> dict:
         reader.close()
         if bar is not None:
             bar.close()
-    return {"frames": frames, "fps": fps, "size": size}
+    return {"frames": frames, "fps": fps, "size": size, "fps_achieved": frames / seconds}

@@ -27,7 +27,7 @@ The package is split by stage of that pipeline: ``io`` (files), ``colour``
 (modcrop, pairs, sub-images) and ``sets`` (folders, sample photos).
 """
 
-from .colour import rgb_to_y_fullrange, rgb_to_y_uint8, rgb_to_ycbcr, round_half_away, ycbcr_to_rgb
+from .colour import rgb_to_y_fullrange, rgb_to_y_uint8, rgb_to_ycbcr, round_half_away, ycbcr_to_rgb, ycbcr_to_rgb_uint8
 from .io import IMAGE_EXTENSIONS, load_image, save_image
 from .patches import extract_patches, make_lr_hr_pair, modcrop, patch_origins, random_dihedral
 from .resize import bicubic_upscale, gaussian_degrade, gaussian_kernel1d, imresize, resize_weights
@@ -37,5 +37,5 @@ __all__ = [
     "DEFAULT_SAMPLES", "HELD_OUT", "IMAGE_EXTENSIONS", "bicubic_upscale", "extract_patches", "find_data_dir",
     "gaussian_degrade", "gaussian_kernel1d", "imresize", "list_images", "load_image", "load_set", "make_lr_hr_pair",
     "modcrop", "patch_origins", "random_dihedral", "resize_weights", "rgb_to_y_fullrange", "rgb_to_y_uint8", "rgb_to_ycbcr", "round_half_away",
-    "sample_images", "save_image", "set_fingerprint", "train_test_images", "ycbcr_to_rgb",
+    "sample_images", "save_image", "set_fingerprint", "train_test_images", "ycbcr_to_rgb", "ycbcr_to_rgb_uint8",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .._checks import as_float_array
+from .._checks import as_float_array, check_real
 
 
 _T = np.array([[65.481, 128.553, 24.966],
@@ -18,13 +18,14 @@ _T255 = _T * (1 / 255)
 _T255_INV = np.linalg.inv(_T255)
 
 
-def _check_rgb(img, name):
+def _check_rgb(img, name, keep_uint8=False):
+    """img as a float64 (H, W, 3) array (uint8 stays uint8 if keep_uint8)."""
     arr = np.asarray(img)
     if arr.dtype != np.uint8:
         arr = as_float_array(arr, name)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{name} must have shape (H, W, 3), got {arr.shape}")
-    return arr.astype(np.float64, copy=False)
+    return arr if keep_uint8 and arr.dtype == np.uint8 else arr.astype(np.float64, copy=False)
 
 
 def rgb_to_ycbcr(rgb) -> np.ndarray:
@@ -36,7 +37,28 @@ def rgb_to_ycbcr(rgb) -> np.ndarray:
         Y  =  16 +  65.481 R + 128.553 G +  24.966 B
         Cb = 128 -  37.797 R -  74.203 G + 112.0   B
         Cr = 128 + 112.0   R -  93.786 G -  18.214 B
+
+    Each channel is ``c1 R + c2 G + c3 B + offset``, summed in that order
+    (R, G, B in [0, 255], (c1, c2, c3) a row of T / 255). Compiled, and
+    uint8 input is read as it is (no float64 copy); the same numbers as
+    :func:`rgb_to_ycbcr_reference` (tested with ==).
     """
+    x = np.ascontiguousarray(_check_rgb(rgb, "rgb", keep_uint8=True))  # (H, W, 3) uint8 or float64
+    out = np.empty(x.shape)  # (H, W, 3) float64
+    _rgb_to_ycbcr_kernel(x.reshape(-1, 3), _T255, _OFFSET, out.reshape(-1, 3))
+    return out
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _rgb_to_ycbcr_kernel(x, t, offset, out):  # x: (pixels, 3) uint8 or float64; t: (3, 3); out: (pixels, 3) float64
+    for p in prange(x.shape[0]):
+        R, G, B = np.float64(x[p, 0]), np.float64(x[p, 1]), np.float64(x[p, 2])  # exact for uint8
+        for k in range(3):
+            out[p, k] = t[k, 0] * R + t[k, 1] * G + t[k, 2] * B + offset[k]
+
+
+def rgb_to_ycbcr_reference(rgb) -> np.ndarray:
+    """:func:`rgb_to_ycbcr` in NumPy (its twin), channel by channel."""
     x = _check_rgb(rgb, "rgb")
     R, G, B = x[..., 0], x[..., 1], x[..., 2]
     return np.stack([c[0] * R + c[1] * G + c[2] * B + o for c, o in zip(_T255, _OFFSET)], axis=-1)
@@ -71,6 +93,64 @@ def ycbcr_to_rgb_reference(ycc) -> np.ndarray:
     x = _check_rgb(ycc, "ycc")
     y, cb, cr = (x[..., i] - _OFFSET[i] for i in range(3))
     return np.stack([m[0] * y + m[1] * cb + m[2] * cr for m in _T255_INV], axis=-1)
+
+
+def ycbcr_to_rgb_uint8(y, cbcr, y_scale: float = 1.0) -> np.ndarray:
+    """The uint8 RGB image of Y = y_scale y and (Cb, Cr) = cbcr, in one compiled pass.
+
+    y: (H, W) float32 or float64; y_scale > 0 (255.0 for Y in [0, 1]);
+    cbcr: (H, W, 2) float, [0, 255] scale. Returns uint8 (H, W, 3). The
+    same bytes as the three steps it fuses (:func:`ycbcr_to_rgb_uint8_reference`,
+    tested with ==)::
+
+        ycc = concatenate([y * y_scale, cbcr])          # (H, W, 3) float64; y * y_scale rounded in y's dtype
+        rgb = ycbcr_to_rgb(ycc)                         # (H, W, 3) float64, [0, 255] scale
+        out = uint8(round_half_away(255 clip(rgb / 255, 0, 1)))
+
+    without the two float64 (H, W, 3) arrays between them (50 MB each at
+    1080p). NaN raises ValueError.
+    """
+    y = as_float_array(y, "y", ndim=2, shape_doc="(H, W)")
+    y_scale = check_real(y_scale, "y_scale", 0, low_open=True)
+    cbcr = np.asarray(cbcr)
+    if cbcr.shape != y.shape + (2,):
+        raise ValueError(f"cbcr must have shape {y.shape + (2,)} (y's and 2), got {cbcr.shape}")
+    cbcr = np.ascontiguousarray(as_float_array(cbcr, "cbcr"), dtype=np.float64)
+    out = np.empty(y.shape + (3,), dtype=np.uint8)  # (H, W, 3)
+    # y_scale in y's dtype: a float32 y times it is rounded to float32, as NumPy's y * 255.0 is
+    if _ycbcr_to_rgb_uint8_kernel(y.reshape(-1), y.dtype.type(y_scale), cbcr.reshape(-1, 2), _T255_INV, _OFFSET,
+                                  out.reshape(-1, 3)):
+        raise ValueError("the YCbCr image contains NaN")
+    return out
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def _ycbcr_to_rgb_uint8_kernel(y, y_scale, cbcr, m, offset, out):
+    """y: (pixels,); cbcr: (pixels, 2) float64; m: (3, 3); offset: (3,);
+    out: (pixels, 3) uint8. Returns the number of NaN values (their out is 0)."""
+    nans = 0
+    for p in prange(y.shape[0]):
+        Y = np.float64(y[p] * y_scale) - offset[0]  # the product in y's dtype, then exact widening
+        cb, cr = cbcr[p, 0] - offset[1], cbcr[p, 1] - offset[2]
+        for k in range(3):
+            v = (m[k, 0] * Y + m[k, 1] * cb + m[k, 2] * cr) / 255.0  # ycbcr_to_rgb's sum, then to_uint8's scaling
+            if v != v:
+                nans += 1
+                out[p, k] = 0
+            else:
+                out[p, k] = np.uint8(round_half_away_scalar(255.0 * min(max(v, 0.0), 1.0)))
+    return nans
+
+
+def ycbcr_to_rgb_uint8_reference(y, cbcr, y_scale: float = 1.0) -> np.ndarray:
+    """:func:`ycbcr_to_rgb_uint8` in NumPy (its twin): the three steps, one after the other."""
+    y = np.asarray(y)
+    ycc = np.concatenate([(y * y.dtype.type(y_scale))[..., None].astype(np.float64),
+                          np.asarray(cbcr, dtype=np.float64)], axis=-1)  # (H, W, 3)
+    rgb01 = ycbcr_to_rgb_reference(ycc) / 255.0
+    if np.isnan(rgb01).any():
+        raise ValueError("the YCbCr image contains NaN")
+    return round_half_away_reference(255.0 * np.clip(rgb01, 0.0, 1.0)).astype(np.uint8)
 
 
 def round_half_away(x) -> np.ndarray:
