@@ -53,3 +53,26 @@ def test_a_colour_network_trains_and_lowers_its_loss(tmp_path, order):
     assert model.config.layer_shapes()[-1] == (12, 32, 3, 3)
     with pytest.raises(ValueError, match="channels must be 1"):
         TrainConfig(channels=2)
+
+
+def test_every_model_is_scored_on_y_and_on_rgb():
+    """A Y model gets its RGB from Y plus bicubic chroma; an RGB model its Y from
+    its RGB output; a grayscale image has no RGB score."""
+    from espcn_ref.evaluate import evaluate_images
+    from espcn_ref.upscale import upscale_colour, upscale_image
+
+    photos = sample_images(["coffee", "camera"])  # camera is grayscale
+    images = {k: v[:48, :60] for k, v in photos.items()}
+    y_model = ESPCN(2, rng=np.random.default_rng(0))
+    res = evaluate_images(y_model, images, 2, with_rgb=True)
+    assert res["images"]["camera"]["psnr_rgb"] is None and res["psnr_rgb"] == res["images"]["coffee"]["psnr_rgb"]
+    lr, gt = protocol_pair(images["coffee"], 2, channels=3)
+    assert res["psnr_rgb"] == psnr(gt, upscale_colour(y_model, lr.astype(np.float64) * 255, 2), shave=2)
+    assert "psnr_rgb" not in evaluate_images(y_model, images, 2)  # not asked for: not computed
+    rgb_model = ESPCN(config=ESPCNConfig(scale=2, channels=3), rng=np.random.default_rng(1))
+    res = evaluate_images(rgb_model, images, 2)
+    sr = to_uint8(upscale_rgb(rgb_model, lr, 2))
+    assert res["images"]["coffee"]["psnr_rgb"] == psnr(gt, sr, shave=2)
+    out = upscale_image(rgb_model, images["coffee"], 2)  # the RGB network directly
+    np.testing.assert_array_equal(out, to_uint8(upscale_rgb(rgb_model, images["coffee"] / 255.0, 2)))
+    assert upscale_image(rgb_model, images["camera"], 2).shape == (96, 120, 3)

@@ -140,11 +140,13 @@ def cmd_evaluate(a) -> int:
     results = {}
     for s in sets:
         images = load_set(s, root)
-        results[s] = evaluate_images(method, images, a.scale)
+        results[s] = evaluate_images(method, images, a.scale, with_rgb=True)
     name = a.method if isinstance(method, str) or parse_pretrained(a.method) else Path(a.method).name
-    print(f"x{a.scale} {name}  (PSNR / SSIM on Y, {a.scale} px shaved, mean over images)")
+    print(f"x{a.scale} {name}  (PSNR / SSIM on Y, {a.scale} px shaved, mean over images; PSNR on RGB, "
+          "mean over the colour images)")
     for s, r in results.items():
-        print(f"  {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  ({len(r['images'])} images)")
+        rgb = "   n/a" if r.get("psnr_rgb") is None else f"{r['psnr_rgb']:6.2f}"
+        print(f"  {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  RGB {rgb} dB  ({len(r['images'])} images)")
     if a.json:
         _write_json_atomic(a.json, results)
     return 0

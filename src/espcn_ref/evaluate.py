@@ -21,7 +21,7 @@ from ._checks import check_int
 from .data import make_lr_hr_pair, rgb_to_y_uint8
 from .data.patches import as_rgb
 from .metrics import psnr, ssim, to_uint8
-from .upscale import upscale_rgb, upscale_y
+from .upscale import upscale_colour, upscale_rgb, upscale_y
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
 
@@ -58,16 +58,44 @@ def score_y(method, lr, gt, r: int, with_ssim: bool = True) -> dict:
     return scores
 
 
-def evaluate_image(method, hr_img, r: int, degradation: str = "bicubic") -> dict:
-    """PSNR / SSIM of one image on Y with r pixels shaved. hr_img: uint8 (H, W[, 3])."""
-    return score_y(method, *protocol_pair(hr_img, r, degradation), r)
+def evaluate_image(method, hr_img, r: int, degradation: str = "bicubic", with_rgb: bool = False) -> dict:
+    """PSNR / SSIM of one image on Y with r pixels shaved. hr_img: uint8 (H, W[, 3]).
+
+    An RGB network (3 channels) is scored on the Y of its RGB output, and on
+    RGB ("psnr_rgb") always. ``with_rgb``: a Y method also gets "psnr_rgb",
+    its Y plus bicubic Cb and Cr (:func:`upscale_colour`) on the protocol's
+    unrounded RGB LR image, against the modcropped RGB original. A
+    grayscale image has no RGB score (None).
+    """
+    rgb_net = getattr(getattr(method, "config", None), "channels", 1) == 3
+    if not rgb_net:
+        scores = score_y(method, *protocol_pair(hr_img, r, degradation), r)
+        if with_rgb:
+            scores["psnr_rgb"] = _rgb_psnr(method, hr_img, r, degradation)
+        return scores
+    lr, gt = protocol_pair(hr_img, r, degradation, channels=3)
+    sr = to_uint8(upscale_rgb(method, lr, r))  # (h r, w r, 3) uint8
+    gt_y, sr_y = rgb_to_y_uint8(gt), rgb_to_y_uint8(sr)
+    return {"psnr": psnr(gt_y, sr_y, shave=r), "ssim": ssim(gt_y, sr_y, shave=r),
+            "psnr_rgb": psnr(gt, sr, shave=r) if np.ndim(hr_img) == 3 else None}
 
 
-def evaluate_images(method, images: dict, r: int, progress=None, degradation: str = "bicubic") -> dict:
+def _rgb_psnr(method, hr_img, r, degradation):
+    """A Y method's RGB PSNR: Y through it, Cb and Cr bicubic, from the protocol's float RGB LR."""
+    if np.ndim(hr_img) != 3:
+        return None
+    lr, gt = protocol_pair(hr_img, r, degradation, channels=3)
+    return psnr(gt, upscale_colour(method, lr.astype(np.float64) * 255.0, r), shave=r)
+
+
+def evaluate_images(method, images: dict, r: int, progress=None, degradation: str = "bicubic",
+                    with_rgb: bool = False) -> dict:
     """Per-image scores and their means: {"psnr", "ssim", "images": {name: {...}}}.
 
     degradation: how the LR images are made ("bicubic", the tables' protocol,
-    or "gaussian", Sec. 2).
+    or "gaussian", Sec. 2). with_rgb: also "psnr_rgb" for a Y method (an RGB
+    network always has it), the mean over the colour images (see
+    :func:`evaluate_image`).
     """
     r = check_int(r, "r", 1)
     if not isinstance(images, Mapping):
@@ -75,15 +103,19 @@ def evaluate_images(method, images: dict, r: int, progress=None, degradation: st
     per = {}
     for name, img in images.items():
         try:
-            per[name] = evaluate_image(method, img, r, degradation)
+            per[name] = evaluate_image(method, img, r, degradation, with_rgb)
         except ValueError as e:  # say which of a set's images it was
             raise ValueError(f"image {name!r}: {e}") from None
         if progress is not None:
             progress(name, per[name])
     if not per:
         raise ValueError("no images to evaluate")
-    return {
+    scores = {
         "psnr": float(np.mean([s["psnr"] for s in per.values()])),
         "ssim": float(np.mean([s["ssim"] for s in per.values()])),
         "images": per,
     }
+    rgb = [s["psnr_rgb"] for s in per.values() if s.get("psnr_rgb") is not None]
+    if any("psnr_rgb" in s for s in per.values()):  # the mean over the colour images
+        scores["psnr_rgb"] = float(np.mean(rgb)) if rgb else None
+    return scores

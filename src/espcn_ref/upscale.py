@@ -83,7 +83,9 @@ def check_output_size(h: int, w: int, r: int) -> None:
 def upscale_image(method, img, r: int) -> np.ndarray:
     """Colour-aware upscaling of a uint8 image (H, W) or (H, W, 3) -> (rH, rW[, 3]) uint8.
 
-    Y goes through ``method``; Cb and Cr are upscaled with bicubic imresize.
+    Y goes through ``method``; Cb and Cr are upscaled with bicubic imresize
+    (:func:`upscale_colour`). An RGB network (3 channels) takes the RGB image
+    itself (a grayscale one on its three channels) and gives RGB.
     Every colour step is compiled (:mod:`espcn_ref.data.colour`): RGB ->
     YCbCr, and one pass from Y, Cb, Cr to uint8 RGB; the bytes are those of
     the NumPy steps (tested).
@@ -92,9 +94,20 @@ def upscale_image(method, img, r: int) -> np.ndarray:
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
         raise ValueError(f"img must be uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
     check_output_size(img.shape[0], img.shape[1], check_int(r, "r", 1))
+    if getattr(getattr(method, "config", None), "channels", 1) == 3:  # an RGB network: RGB in, RGB out
+        return to_uint8(upscale_rgb(method, np.repeat(img[..., None], 3, 2) / 255.0 if img.ndim == 2 else img / 255.0, r))
     if img.ndim == 2:
         return to_uint8(upscale_y(method, img / 255.0, r))
-    ycc = rgb_to_ycbcr(img)  # (H, W, 3) float64, [0, 255] scale, studio swing
+    return upscale_colour(method, img, r)
+
+
+def upscale_colour(method, rgb, r: int) -> np.ndarray:
+    """Sec. 3.1's colour path: Y through ``method``, Cb and Cr bicubic.
+
+    rgb: (H, W, 3) uint8, or float in [0, 255] (the protocol's unrounded LR
+    image times 255). Returns (rH, rW, 3) uint8 RGB.
+    """
+    ycc = rgb_to_ycbcr(rgb)  # (H, W, 3) float64, [0, 255] scale, studio swing
     y = upscale_y(method, ycc[..., 0] / 255.0, r)  # (rH, rW), Y in [0, 1]
     cbcr = imresize(ycc[..., 1:], scale=r)  # (rH, rW, 2)
     # = to_uint8(ycbcr_to_rgb(concatenate([255 y, Cb, Cr])) / 255), in one pass
