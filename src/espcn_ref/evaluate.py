@@ -3,11 +3,13 @@
 The protocol (see :mod:`espcn_ref.data` and :mod:`espcn_ref.metrics`)::
 
     HR (uint8) -> Y (uint8, BT.601 studio swing) -> modcrop r -> Y/255
-      -> LR = imresize(., 1/r) in float -> upscale (bicubic or ESPCN)
+      -> LR = imresize(., 1/r) in float -> upscale (bicubic, ESPCN or an ensemble)
       -> clip [0, 1] -> uint8 -> PSNR / SSIM on Y, r pixels shaved, per image
       -> mean over the set
 
-``method`` is either the string ``"bicubic"`` or an :class:`ESPCN` model;
+``method`` is the string ``"bicubic"``, an :class:`ESPCN` model, or an
+:class:`~espcn_ref.ensemble.Ensemble` / :class:`~espcn_ref.ensemble.SelfEnsemble`
+(averaged in float before the clip, so the clip and the rounding happen once);
 the upscaling itself is :func:`espcn_ref.upscale.upscale_y`.
 """
 
