@@ -16,7 +16,7 @@ import pytest
 from espcn_ref.cli import main
 from espcn_ref.data import load_image, save_image
 from espcn_ref.fetch import checksums, fetch
-from espcn_ref.model import ESPCN
+from espcn_ref.model import ESPCN, load_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not (SHARED / "Set5").is_dir(), reason="../shared/data not present")
@@ -389,3 +389,42 @@ def test_training_on_a_set_needs_a_dataset_root(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("ESPCN_DATA", raising=False)
     err = _one_line_error(capsys, "train", "--out", tmp_path / "run", "--quiet")
     assert "no dataset root for --train-set T91: pass --data DIR" in err and not (tmp_path / "run").exists()
+
+
+def test_ensemble_and_self_ensemble_flags(capsys, tmp_path, photo):
+    """--ensemble M1,M2 (replacing --method / --model) and --self-ensemble, on evaluate and upscale."""
+    from espcn_ref.ensemble import Ensemble, SelfEnsemble
+    from espcn_ref.evaluate import evaluate_images
+    from espcn_ref.upscale import upscale_image
+
+    for name, seed in (("a", 1), ("b", 2)):
+        ESPCN(2, rng=np.random.default_rng(seed)).save(tmp_path / f"{name}.npz")
+    ESPCN(3).save(tmp_path / "c3.npz")
+    a, b = (load_model(tmp_path / f"{n}.npz") for n in "ab")
+    (tmp_path / "S").mkdir()
+    images = {"im": (np.random.default_rng(3).random((22, 26, 3)) * 255).astype(np.uint8)}
+    save_image(tmp_path / "S" / "im.png", images["im"])
+    common = ["--data", tmp_path, "--sets", "S", "--scale", "2", "--json", tmp_path / "s.json"]
+    for flags, label, method in [(["--ensemble", f"{tmp_path / 'a.npz'}, {tmp_path / 'b.npz'}"],
+                                  "ensemble(a.npz, b.npz)", Ensemble([a, b])),
+                                 (["--method", tmp_path / "a.npz", "--self-ensemble"], "a.npz + self-ensemble",
+                                  SelfEnsemble(a))]:
+        code, out, _ = run(capsys, "evaluate", *flags, *common)
+        assert code == 0 and out.startswith(f"x2 {label}  (PSNR"), out
+        got = json.loads((tmp_path / "s.json").read_text())["S"]["psnr"]
+        assert got == pytest.approx(evaluate_images(method, images, 2)["psnr"], abs=1e-12)
+    code, _, _ = run(capsys, "upscale", photo, tmp_path / "up.png", "--scale", "2", "--self-ensemble",
+                     "--ensemble", f"{tmp_path / 'a.npz'},{tmp_path / 'b.npz'}")
+    assert code == 0
+    np.testing.assert_array_equal(load_image(tmp_path / "up.png"),
+                                  upscale_image(SelfEnsemble(Ensemble([a, b])), load_image(photo), 2))
+    for argv, words in [(["--ensemble", " , "], "--ensemble names no model, got ' , '"),
+                        (["--ensemble", f"{tmp_path / 'a.npz'},bicubic"], "bicubic is the baseline, not a member"),
+                        (["--ensemble", f"{tmp_path / 'a.npz'},{tmp_path / 'c3.npz'}"],
+                         "c3.npz is a x3 model, but x2 was asked for"),
+                        (["--method", "pretrained", "--ensemble", tmp_path / "a.npz"],
+                         "give --method or --ensemble, not both"),
+                        (["--method", "bicubic", "--self-ensemble"], "give a model (--method pretrained[:NAME]")]:
+        assert words in _one_line_error(capsys, "evaluate", *argv, *common), argv
+    assert "give --model or --ensemble, not both" in _one_line_error(
+        capsys, "upscale", photo, tmp_path / "x.png", "--model", "bicubic", "--ensemble", "pretrained")

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import __version__
 from ._atomic import check_output_path, write_bytes_atomic
 from .data import IMAGE_EXTENSIONS, find_data_dir, load_image, load_set, sample_images, save_image, set_fingerprint
+from .ensemble import Ensemble, SelfEnsemble
 from .evaluate import STANDARD_SETS, evaluate_images
 from .export import UPSAMPLERS, export_onnx
 from .model import ESPCN, load_model
@@ -44,6 +45,38 @@ def _method(spec: str, scale: int):
     if name is not None:
         return pretrained(scale, weights=name)
     return load_model(spec, expect_scale=scale)
+
+
+def _label(spec: str) -> str:
+    """How a --method / --model / --ensemble item is named in the output: a path by its file name."""
+    return spec if spec == "bicubic" or parse_pretrained(spec) else Path(spec).name
+
+
+def _chosen_method(spec, ensemble, self_ensemble: bool, scale: int, flag: str):
+    """(method, label) of evaluate / upscale: ``spec`` (``flag``, default pretrained)
+    or the models of --ensemble, averaged (Sec. 3.5); with --self-ensemble, over
+    the 8 flips and rotations too. --ensemble replaces ``flag``: giving both is
+    refused. Bicubic is refused as an ensemble member and for --self-ensemble
+    (they average models)."""
+    if ensemble is None:
+        spec = "pretrained" if spec is None else spec
+        method, label = _method(spec, scale), _label(spec)
+    else:
+        if spec is not None:
+            raise CLIError(f"give {flag} or --ensemble, not both (--ensemble replaces {flag})")
+        specs = [s.strip() for s in ensemble.split(",") if s.strip()]
+        if not specs:
+            raise CLIError(f"--ensemble names no model, got {ensemble!r}")
+        if "bicubic" in specs:
+            raise CLIError("--ensemble averages models: bicubic is the baseline, not a member "
+                           "(use pretrained[:NAME] or PATH.npz)")
+        method, label = Ensemble([_method(s, scale) for s in specs]), f"ensemble({', '.join(map(_label, specs))})"
+    if self_ensemble:
+        if method == "bicubic":
+            raise CLIError(f"--self-ensemble averages a model's predictions: give a model ({flag} "
+                           "pretrained[:NAME] or PATH.npz, or --ensemble), not bicubic")
+        method, label = SelfEnsemble(method), f"{label} + self-ensemble"
+    return method, label
 
 
 def _write_json_atomic(path, obj) -> None:
@@ -135,13 +168,12 @@ def cmd_evaluate(a) -> int:
     sets = _set_names(a.sets)
     if a.json:
         check_output_path(a.json)  # before the scoring, not after it
-    method = _method(a.method, a.scale)
+    method, name = _chosen_method(a.method, a.ensemble, a.self_ensemble, a.scale, "--method")
     root = _data_dir(a.data)
     results = {}
     for s in sets:
         images = load_set(s, root)
         results[s] = evaluate_images(method, images, a.scale, with_rgb=True)
-    name = a.method if isinstance(method, str) or parse_pretrained(a.method) else Path(a.method).name
     print(f"x{a.scale} {name}  (PSNR / SSIM on Y, {a.scale} px shaved, mean over images; PSNR on RGB, "
           "mean over the colour images)")
     for s, r in results.items():
@@ -187,7 +219,7 @@ def cmd_upscale(a) -> int:
     check_output_path(a.output)
     if Path(a.input).exists() and Path(a.output).exists() and Path(a.output).samefile(a.input):
         raise CLIError(f"the output {a.output} is the input file; choose another output file")
-    method = _method(a.model, a.scale)
+    method, _ = _chosen_method(a.model, a.ensemble, a.self_ensemble, a.scale, "--model")
     if is_video(a.input):
         if not is_video(a.output):
             raise CLIError(f"a video input needs a video output (.mp4, .mov, .mkv, .avi, .webm), got {a.output}")
@@ -286,6 +318,15 @@ def cmd_demo(a) -> int:
 # --- parser ---------------------------------------------------------------------
 
 
+def _ensemble_flags(p: argparse.ArgumentParser, flag: str) -> None:
+    p.add_argument("--ensemble", metavar="M1,M2,...",
+                   help=f"average these models' outputs (Sec. 3.5), each pretrained[:NAME] or PATH.npz; "
+                        f"replaces {flag}")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="average over the 8 flips and 90-degree rotations (EDSR+'s geometric self-ensemble; "
+                        "8 times the time)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="espcn-ref", description="ESPCN (Shi et al., CVPR 2016) in NumPy + Numba.")
     p.add_argument("--version", action="version", version=f"espcn-ref {__version__}")
@@ -340,7 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="PSNR/SSIM on Y as the SR literature reports them")
-    e.add_argument("--method", default="pretrained", help="bicubic | pretrained[:NAME] | a model file (.npz, .safetensors, .onnx)")
+    e.add_argument("--method", help="bicubic | pretrained[:NAME] | a model file (.npz, .safetensors, .onnx) "
+                                    "(default: pretrained)")
+    _ensemble_flags(e, "--method")
     e.add_argument("--data", help=data_help)
     e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
     e.add_argument("--scale", type=_number(int, 1), default=3)
@@ -364,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("input", help="an image, or a video (.mp4 .mov .mkv .avi .webm)")
     u.add_argument("output", help="the result (an existing file is replaced, once the new one is complete)")
     u.add_argument("--scale", type=_number(int, 1), default=3)
-    u.add_argument("--model", default="pretrained", help="pretrained[:NAME] | bicubic | a model file (.npz, .safetensors, .onnx)")
+    u.add_argument("--model", help="pretrained[:NAME] | bicubic | a model file (.npz, .safetensors, .onnx) "
+                                   "(default: pretrained)")
+    _ensemble_flags(u, "--model")
     u.add_argument("--quiet", action="store_true", help="no progress bar (video)")
     u.set_defaults(func=cmd_upscale)
 

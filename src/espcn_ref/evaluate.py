@@ -3,11 +3,13 @@
 The protocol (see :mod:`espcn_ref.data` and :mod:`espcn_ref.metrics`)::
 
     HR (uint8) -> Y (uint8, BT.601 studio swing) -> modcrop r -> Y/255
-      -> LR = imresize(., 1/r) in float -> upscale (bicubic or ESPCN)
+      -> LR = imresize(., 1/r) in float -> upscale (bicubic, ESPCN or an ensemble)
       -> clip [0, 1] -> uint8 -> PSNR / SSIM on Y, r pixels shaved, per image
       -> mean over the set
 
-``method`` is either the string ``"bicubic"`` or an :class:`ESPCN` model;
+``method`` is the string ``"bicubic"``, an :class:`ESPCN` model, or an
+:class:`~espcn_ref.ensemble.Ensemble` / :class:`~espcn_ref.ensemble.SelfEnsemble`
+(averaged in float before the clip, so the clip and the rounding happen once);
 the upscaling itself is :func:`espcn_ref.upscale.upscale_y`.
 """
 
@@ -21,6 +23,7 @@ from ._checks import check_int
 from .data import make_lr_hr_pair, rgb_to_y_uint8
 from .data.patches import as_rgb
 from .metrics import psnr, ssim, to_uint8
+from .ensemble import channels_of, is_method
 from .upscale import upscale_colour, upscale_rgb, upscale_y
 
 STANDARD_SETS = ("Set5", "Set14", "BSD100")
@@ -67,7 +70,7 @@ def evaluate_image(method, hr_img, r: int, degradation: str = "bicubic", with_rg
     unrounded RGB LR image, against the modcropped RGB original. A
     grayscale image has no RGB score (None).
     """
-    rgb_net = getattr(getattr(method, "config", None), "channels", 1) == 3
+    rgb_net = not isinstance(method, str) and is_method(method) and channels_of(method) == 3
     if not rgb_net:
         scores = score_y(method, *protocol_pair(hr_img, r, degradation), r)
         if with_rgb:

@@ -1,7 +1,10 @@
 """Upscaling an image with a model: Y through the network, Cb and Cr bicubic
 (Sec. 3.1), large frames in tiles (Sec. 3.4-3.5).
 
-``method`` is either the string ``"bicubic"`` or an :class:`~espcn_ref.model.ESPCN`.
+``method`` is the string ``"bicubic"``, an :class:`~espcn_ref.model.ESPCN`
+(SRCNN included), or an :class:`~espcn_ref.ensemble.Ensemble` or
+:class:`~espcn_ref.ensemble.SelfEnsemble` of them: anything with ``scale``,
+``forward`` and ``check_input`` that :func:`receptive_halo` knows.
 
 Tiled inference. ESPCN sees a finite neighbourhood: with 'same' padding, an
 LR pixel's output depends on LR pixels at most ``halo = sum_l (f_l - 1) / 2``
@@ -33,26 +36,27 @@ import numpy as np
 
 from ._checks import as_float_array, check_int
 from .data import imresize, rgb_to_ycbcr, ycbcr_to_rgb_uint8
+from .ensemble import Ensemble, SelfEnsemble, channels_of, is_method
 from .metrics import to_uint8
-from .model import ESPCN
 
 TILE_ABOVE = 512 * 512  # LR pixels above which upscaling runs in 512 x 512 tiles (bounded memory)
 
 
 def upscale_y(method, lr_y, r: int) -> np.ndarray:
     """Upscale one Y image. lr_y: (h, w) float in [0, 1]. Returns (h r, w r)
-    float, not clipped. method: "bicubic" or an ESPCN of scale r."""
+    float, not clipped. method: "bicubic", or an ESPCN, Ensemble or SelfEnsemble of scale r."""
     lr_y = as_float_array(lr_y, "lr_y", ndim=2, shape_doc="(h, w), Y in [0, 1]")
     if isinstance(method, str):
         if method != "bicubic":
-            raise ValueError(f"method must be 'bicubic' or an ESPCN model, got {method!r}")
+            raise ValueError(f"method must be 'bicubic' or a model, got {method!r}")
         return imresize(np.asarray(lr_y, dtype=np.float64), scale=r)
-    if not isinstance(method, ESPCN):
-        raise TypeError(f"method must be 'bicubic' or an ESPCN model, got {type(method).__name__}")
+    if not is_method(method):
+        raise TypeError(f"method must be 'bicubic', an ESPCN, an Ensemble or a SelfEnsemble, "
+                        f"got {type(method).__name__}")
     if method.scale != r:
         raise ValueError(f"the model is for x{method.scale}, but x{r} was asked for")
-    if method.config.channels != 1:
-        raise ValueError(f"a {method.config.channels}-channel model cannot upscale the Y channel: it takes RGB "
+    if channels_of(method) != 1:
+        raise ValueError(f"a {channels_of(method)}-channel model cannot upscale the Y channel: it takes RGB "
                          "(upscale_image and evaluate use it on RGB)")
     x = np.asarray(lr_y, dtype=np.float32)[None, None]  # (1, 1, h, w)
     if x.shape[2] * x.shape[3] > TILE_ABOVE:  # large frames: bounded memory
@@ -94,7 +98,7 @@ def upscale_image(method, img, r: int) -> np.ndarray:
     if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
         raise ValueError(f"img must be uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
     check_output_size(img.shape[0], img.shape[1], check_int(r, "r", 1))
-    if getattr(getattr(method, "config", None), "channels", 1) == 3:  # an RGB network: RGB in, RGB out
+    if not isinstance(method, str) and is_method(method) and channels_of(method) == 3:  # RGB in, RGB out
         return to_uint8(upscale_rgb(method, np.repeat(img[..., None], 3, 2) / 255.0 if img.ndim == 2 else img / 255.0, r))
     if img.ndim == 2:
         return to_uint8(upscale_y(method, img / 255.0, r))
@@ -114,8 +118,12 @@ def upscale_colour(method, rgb, r: int) -> np.ndarray:
     return ycbcr_to_rgb_uint8(y, cbcr, y_scale=255.0)  # (rH, rW, 3) uint8
 
 
-def receptive_halo(model: ESPCN) -> int:
+def receptive_halo(model) -> int:
     """LR pixels of context each output needs.
+
+    Ensemble: the largest of its members' (an output pixel is the mean of
+    theirs at that pixel). SelfEnsemble: its model's, since a flip or a
+    90-degree rotation keeps every distance along the rows and columns.
 
     ESPCN: the stack's reach, the sum of (f - 1) / 2 over the layers (4 for
     5-3-3). SRCNN: its stack reaches that many HR pixels (6 for 9-1-5, 8 for
@@ -124,16 +132,22 @@ def receptive_halo(model: ESPCN) -> int:
     away from it (Keys' kernel is 0 at 2): ceil((reach - 1/2) / p + 5/2) - 1
     LR pixels, 4 for both at x3. The same on the other side, by symmetry.
     """
+    if isinstance(model, Ensemble):
+        return max(receptive_halo(m) for m in model.members)
+    if isinstance(model, SelfEnsemble):
+        return receptive_halo(model.model)
     reach = sum((shape[2] - 1) // 2 for shape in model.config.layer_shapes())
     p = model.config.pre_upscale
     return reach if p == 1 else -(-(2 * reach - 1 + 5 * p) // (2 * p)) - 1
 
 
-def forward_tiled(model: ESPCN, x, tile: int = 256) -> np.ndarray:
+def forward_tiled(model, x, tile: int = 256) -> np.ndarray:
     """``model.forward(x)`` computed tile by tile: equal to it (bit for bit with a
     position-independent BLAS, see the module doc).
 
-    x: (N, C, H, W) LR images. tile: LR tile side (>= 1). Returns (N, C, rH, rW).
+    model: an ESPCN, Ensemble or SelfEnsemble (each tile runs all its members,
+    grown by the largest member's halo). x: (N, C, H, W) LR images. tile: LR
+    tile side (>= 1). Returns (N, C, rH, rW).
     """
     x = model.check_input(x)  # what forward checks: channels, non-empty, the model's dtype
     tile = check_int(tile, "tile", 1)
@@ -157,7 +171,7 @@ def upscale_rgb(model, lr_rgb, r: int) -> np.ndarray:
     """An RGB network (C = 3) on an RGB image: lr_rgb (h, w, 3) float in [0, 1]
     -> (h r, w r, 3) float, not clipped. Large frames in tiles, as :func:`upscale_y`."""
     lr_rgb = as_float_array(lr_rgb, "lr_rgb", ndim=3, shape_doc="(h, w, 3), RGB in [0, 1]")
-    channels = getattr(getattr(model, "config", None), "channels", None)
+    channels = channels_of(model) if is_method(model) else None
     if channels != 3 or lr_rgb.shape[2] != 3:
         raise ValueError(f"upscale_rgb needs an RGB network (3 channels) and an (h, w, 3) image, got a "
                          f"{channels}-channel method and {lr_rgb.shape}")

@@ -111,9 +111,9 @@ def is_video(path) -> bool:
 def upscale_video(method, src, dst, r: int, progress: bool = True, pipelined: bool = True) -> dict:
     """Super-resolve every frame of ``src`` into ``dst`` (same frame rate).
 
-    method: "bicubic" or an ESPCN of scale r. The output is H.264 (VP9 for
-    .webm), yuv420p, or yuv444p when a side is odd, which 4:2:0 cannot
-    encode. It is video only: an audio track is not copied (a UserWarning
+    method: "bicubic", or an ESPCN, Ensemble or SelfEnsemble of scale r.
+    The output is H.264 (VP9 for .webm), yuv420p, or yuv444p when a side is
+    odd, which 4:2:0 cannot encode. It is video only: an audio track is not copied (a UserWarning
     says so). It is written to a temporary file next to ``dst``, read back
     (size and frame count) and only then renamed, so a failed encode never
     replaces ``dst``. A truncated or damaged input (fewer frames decoded than

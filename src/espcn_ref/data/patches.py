@@ -68,7 +68,8 @@ def patch_origins(h: int, w: int, size: int = 17, stride: int | None = None) -> 
 
 
 def dihedral(x, k):
-    """The k-th of the 8 flips / 90-degree rotations of the last two axes (square)."""
+    """The k-th of the 8 flips / 90-degree rotations of the last two axes: rot90^(k % 4),
+    then a flip of the last axis if k >= 4. An odd rotation swaps the two axes' lengths."""
     x = np.rot90(x, k % 4, axes=(-2, -1))
     return x[..., ::-1] if k >= 4 else x
 
