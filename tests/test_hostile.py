@@ -62,6 +62,8 @@ CHECKPOINT_CASES = [
     ("unknown stop", lambda m, a: m["state"].update(stop="bored"), "field state.stop has an invalid value 'bored'"),
     ("best epoch in the future", lambda m, a: m["state"].update(best_epoch=99), "field state.best_epoch"),
     ("history not a list", lambda m, a: m["state"].update(history={}), "field state.history"),
+    ("sessions not a list", lambda m, a: m["state"].update(sessions="x"), "field state.sessions"),
+    ("log times not numbers", lambda m, a: m["state"].update(times=["x"]), "field state.times"),
     ("state not an object", lambda m, a: m.update(state=[1, 2]), "field state: expected a JSON object"),
     ("permutation out of range", lambda m, a: a["perm"].__setitem__(0, 10**6), "field perm is not a permutation"),
     ("permutation repeats", lambda m, a: a["perm"].__setitem__(1, a["perm"][0]), "field perm is not a permutation"),
@@ -278,3 +280,41 @@ def test_an_rgb_model_given_to_the_y_path_is_refused_naming_why():
 
     with pytest.raises(ValueError, match="a 3-channel model cannot upscale the Y channel"):
         upscale_y(ESPCN(config=ESPCNConfig(scale=2, channels=3)), np.zeros((4, 4)), 2)
+
+
+# --- 6. the surface the other issues added: export, compare, ensembles, set lists, ONNX and safetensors --------------
+def _surface_files(tmp_path):
+    from espcn_ref.model import ESPCN
+
+    ESPCN(2).save(tmp_path / "m2.npz")
+    ESPCN(3).save(tmp_path / "m3.npz")
+    (tmp_path / "g.onnx").write_bytes(b"garbage")
+    (tmp_path / "g.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    save_image(tmp_path / "in.png", np.full((8, 8, 3), 100, np.uint8))
+
+
+SURFACE_CASES = [
+    (["export", "m2.npz", "out.txt"], "cannot export to out.txt: an ONNX file ends in .onnx"),
+    (["export", "pretrained:nope", "o.onnx"], "no shipped weights named 'nope'"),
+    (["compare", "--row", "=", "--out", "t1"], "a row is LABEL=SOURCE"),
+    (["compare", "--row", "X=nope-model", "--out", "t1"], "unknown row source 'nope-model'"),
+    (["evaluate", "--ensemble", ",", "--sets", "samples"], "--ensemble names no model, got ','"),
+    (["evaluate", "--ensemble", "m2.npz,m3.npz", "--scale", "2", "--sets", "samples"], "is a x3 model, but x2"),
+    (["evaluate", "--ensemble", "m2.npz,bicubic", "--scale", "2", "--sets", "samples"], "bicubic is the baseline"),
+    (["evaluate", "--method", "m2.npz", "--ensemble", "m2.npz", "--scale", "2"], "give --method or --ensemble"),
+    (["upscale", "in.png", "o.png", "--self-ensemble", "--model", "m3.npz", "--scale", "2"], "is a x3 model"),
+    (["train", "--train-set", ",,", "--out", "r"], "--train-set names no set, got ',,'"),
+    (["info", "--model", "g.onnx"], "not a readable .onnx file"),
+    (["info", "--model", "g.safetensors"], "not a readable .safetensors file"),
+]
+
+
+@pytest.mark.parametrize("argv, words", SURFACE_CASES, ids=[" ".join(c[0][:2]) + f" {i}" for i, c in enumerate(SURFACE_CASES)])
+def test_the_new_surface_refuses_in_one_line(argv, words, tmp_path, capsys, monkeypatch):
+    _surface_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("espcn-ref: error: ") and words in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.onnx").exists() and not (tmp_path / "o.png").exists() and not (tmp_path / "t1").exists()
+
