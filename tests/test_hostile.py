@@ -286,8 +286,11 @@ def test_an_rgb_model_given_to_the_y_path_is_refused_naming_why():
 def _surface_files(tmp_path):
     from espcn_ref.model import ESPCN
 
+    from espcn_ref.model import ESPCNConfig
+
     ESPCN(2).save(tmp_path / "m2.npz")
     ESPCN(3).save(tmp_path / "m3.npz")
+    ESPCN(config=ESPCNConfig(scale=2, channels=2)).save(tmp_path / "c2.npz")
     (tmp_path / "g.onnx").write_bytes(b"garbage")
     (tmp_path / "g.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     save_image(tmp_path / "in.png", np.full((8, 8, 3), 100, np.uint8))
@@ -305,6 +308,7 @@ SURFACE_CASES = [
     (["upscale", "in.png", "o.png", "--self-ensemble", "--model", "m3.npz", "--scale", "2"], "is a x3 model"),
     (["train", "--train-set", ",,", "--out", "r"], "--train-set names no set, got ',,'"),
     (["info", "--model", "g.onnx"], "not a readable .onnx file"),
+    (["upscale", "in.png", "o.png", "--model", "c2.npz", "--scale", "2"], "c2.npz: a 2-channel model; images"),
     (["info", "--model", "g.safetensors"], "not a readable .safetensors file"),
 ]
 

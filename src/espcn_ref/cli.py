@@ -44,7 +44,11 @@ def _method(spec: str, scale: int):
     name = parse_pretrained(spec)
     if name is not None:
         return pretrained(scale, weights=name)
-    return load_model(spec, expect_scale=scale)
+    model = load_model(spec, expect_scale=scale)
+    if model.config.channels not in (1, 3):  # the image paths take Y or RGB
+        raise CLIError(f"{spec}: a {model.config.channels}-channel model; images are upscaled and scored "
+                       "with 1-channel (Y) or 3-channel (RGB) models")
+    return model
 
 
 def _label(spec: str) -> str:
