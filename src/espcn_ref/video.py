@@ -56,10 +56,12 @@ def _check_written_video(tmp: Path, dst: Path, frames: int, size: tuple) -> None
                          f"{frames} of {size[0]}x{size[1]}; {dst} is unchanged")
 
 
-def _start_encoder(path: Path, size: tuple, fps: float, codec: str, pix: str):
+def start_encoder(path: Path, size: tuple, fps: float, codec: str, pix: str):
     """ffmpeg encoding uint8 RGB frames of ``size`` (width, height) into ``path``,
-    started now, in this thread. Returns a generator: ``.send(frame)`` writes
-    one (a C-contiguous (height, width, 3) uint8 array), ``.close()`` finishes the file.
+    started now, in this thread. codec: ffmpeg's encoder (libx264,
+    libvpx-vp9); pix: the file's pixel format (yuv420p, yuv444p). Returns a
+    generator: ``.send(frame)`` writes one (a C-contiguous (height, width, 3)
+    uint8 array), ``.close()`` finishes the file.
 
     It is what imageio's ffmpeg writer runs (imageio-ffmpeg's write_frames,
     the same settings), but imageio's writer starts ffmpeg at its first frame,
@@ -168,7 +170,7 @@ def upscale_video(method, src, dst, r: int, progress: bool = True, pipelined: bo
     try:
         with atomic_path(dst, suffix=dst.suffix) as tmp:
             try:
-                encoder = _start_encoder(tmp, size, fps, VIDEO_CODECS.get(dst.suffix.lower(), "libx264"), pix)
+                encoder = start_encoder(tmp, size, fps, VIDEO_CODECS.get(dst.suffix.lower(), "libx264"), pix)
             except OSError as e:  # ffmpeg did not start
                 raise ValueError(f"ffmpeg could not write {dst} ({type(e).__name__}); {dst} is unchanged") from None
             start, encoded = time.perf_counter(), 0
