@@ -19,7 +19,7 @@ from espcn_ref.cli import main
 from espcn_ref.data import sample_images, save_image
 from espcn_ref.model_file import ModelFormatError, read_npz, save_npz_atomic
 from espcn_ref.train import TrainConfig, train
-from espcn_ref.video import _check_frame_count, upscale_video
+from espcn_ref.video import check_frame_count, upscale_video
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +177,8 @@ def test_a_truncated_video_is_an_error_and_the_output_stays(tmp_path):
 
 def test_a_video_that_declares_nothing_gets_a_warning():
     with pytest.warns(UserWarning, match="declares no frame count or duration"):
-        _check_frame_count("in.avi", "out.mp4", {"nframes": float("inf")}, 25.0, 12)
-    _check_frame_count("in.mkv", "out.mp4", {"nframes": float("inf"), "duration": 0.5, "fps": 24}, 24.0, 11)  # 1 short: ok
+        check_frame_count("in.avi", "out.mp4", {"nframes": float("inf")}, 25.0, 12)
+    check_frame_count("in.mkv", "out.mp4", {"nframes": float("inf"), "duration": 0.5, "fps": 24}, 24.0, 11)  # 1 short: ok
 
 
 # --- 5. messages: one line, the argument named, before any heavy work ------------------------------------------------

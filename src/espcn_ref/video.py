@@ -90,7 +90,7 @@ def declared_frames(meta: dict, fps: float) -> int | None:
     return None
 
 
-def _check_frame_count(src: Path, dst: Path, meta: dict, fps: float, frames: int) -> None:
+def check_frame_count(src: Path, dst: Path, meta: dict, fps: float, frames: int) -> None:
     """A truncated or damaged input must not become a silently shorter output.
 
     Fewer decoded frames than the container declares (one frame of slack for
@@ -121,7 +121,7 @@ def upscale_video(method, src, dst, r: int, progress: bool = True, pipelined: bo
     replaces ``dst``. A truncated or damaged input (fewer frames decoded than
     the file declares, or a decoding error) is an error and leaves ``dst``
     unchanged; an input that declares no count gets a warning
-    (:func:`_check_frame_count`).
+    (:func:`check_frame_count`).
 
     Decoding, upscaling and encoding overlap (the module doc);
     ``pipelined=False`` runs them one after the other, with the same output
@@ -197,7 +197,7 @@ def upscale_video(method, src, dst, r: int, progress: bool = True, pipelined: bo
             seconds = time.perf_counter() - start
             if frames == 0:
                 raise ValueError(f"{src}: the video has no frames")
-            _check_frame_count(src, dst, meta, fps, frames)
+            check_frame_count(src, dst, meta, fps, frames)
             _check_written_video(tmp, dst, frames, size)
     finally:
         reader.close()
