@@ -10,7 +10,7 @@ from espcn_ref.cli import main
 from espcn_ref.data import rgb_to_y_uint8
 from espcn_ref.upscale import upscale_image
 from espcn_ref.upscale import forward_tiled, receptive_halo
-from espcn_ref.video import start_encoder as START_ENCODER, upscale_video
+from espcn_ref.video import start_encoder, upscale_video
 from espcn_ref.metrics import psnr
 from espcn_ref.model import ESPCN, ESPCNConfig
 from espcn_ref.ops.blas import rows_independent_of_position
@@ -122,7 +122,7 @@ class _RecordingEncoder:
 def _wrap_encoder(monkeypatch, wrapper, frames):
     import espcn_ref.video as video
 
-    monkeypatch.setattr(video, "start_encoder", lambda *a: wrapper(START_ENCODER(*a), frames))
+    monkeypatch.setattr(video, "start_encoder", lambda *a: wrapper(start_encoder(*a), frames))
 
 
 def _threads_back_to(start):

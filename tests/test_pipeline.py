@@ -113,3 +113,8 @@ def test_a_transform_error_is_raised_as_it_is(runner, error):
     with pytest.raises(type(error)):
         RUNNERS[runner](itertools.count(), transform, lambda k: None)
     _no_stage_threads_left(start)
+
+
+def test_a_queue_of_size_0_is_refused():
+    with pytest.raises(ValueError, match="at least one item, got 0 and 4"):
+        run_pipeline([], lambda k: k, print, maxsize_in=0)

@@ -75,7 +75,10 @@ def run_pipeline(source: Iterable, transform: Callable, sink: Callable, maxsize_
     source is iterated in a read thread, ``transform`` runs in the calling
     thread, ``sink`` in a write thread. The threads are named
     "{name} read" and "{name} write". Returns the number of items written.
+    maxsize_in, maxsize_out: >= 1 (a queue.Queue of size 0 would be unbounded).
     """
+    if min(maxsize_in, maxsize_out) < 1:
+        raise ValueError(f"the queues need room for at least one item, got {maxsize_in} and {maxsize_out}")
     stop = threading.Event()
     q_in, q_out = queue.Queue(maxsize_in), queue.Queue(maxsize_out)
     failures = []  # (stage, done, exception); the first is raised

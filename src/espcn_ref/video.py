@@ -58,8 +58,10 @@ def _check_written_video(tmp: Path, dst: Path, frames: int, size: tuple) -> None
 
 def start_encoder(path: Path, size: tuple, fps: float, codec: str, pix: str):
     """ffmpeg encoding uint8 RGB frames of ``size`` (width, height) into ``path``,
-    started now, in this thread. Returns a generator: ``.send(frame)`` writes
-    one (a C-contiguous (height, width, 3) uint8 array), ``.close()`` finishes the file.
+    started now, in this thread. codec: ffmpeg's encoder (libx264,
+    libvpx-vp9); pix: the file's pixel format (yuv420p, yuv444p). Returns a
+    generator: ``.send(frame)`` writes one (a C-contiguous (height, width, 3)
+    uint8 array), ``.close()`` finishes the file.
 
     It is what imageio's ffmpeg writer runs (imageio-ffmpeg's write_frames,
     the same settings), but imageio's writer starts ffmpeg at its first frame,
