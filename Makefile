@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # The standard SR sets live next to the repository when they are available.
 DATA   ?= $(wildcard ../shared/data)
 
-.PHONY: help venv test test-slow test-all test-nojit docs demo bench bench-epoch pretrained clean clean-numba
+.PHONY: help venv test test-slow test-all test-nojit docs demo bench bench-1thread bench-quality bench-epoch pretrained clean clean-numba
 
 help:
 	@echo "make demo       run the main job (see README)"
@@ -15,6 +15,8 @@ help:
 	@echo "make test-nojit the kernels' twin tests with NUMBA_DISABLE_JIT=1: every kernel runs as Python, for a debugger (under a minute)"
 	@echo "make docs       the API reference from the docstrings (pdoc), in docs/api/index.html"
 	@echo "make bench      speed and memory against the GEMM roofline (and PyTorch if installed); Fig. 2 and Sec. 3.5 against SRCNN (Set14 from DATA)"
+	@echo "make bench-1thread the same on one thread pinned to one core (benchmarks/results_1thread.json)"
+	@echo "make bench-quality time to quality: the README's 15-minute x3 command, then Set5 (DATA=..., about 20 min)"
 	@echo "make bench-epoch seconds per training epoch on T91's stride-13 patches, ours and PyTorch's if installed (DATA=..., default ../shared/data)"
 	@echo "make pretrained retrain the shipped x2/x3/x4 models on T91 (needs DATA)"
 	@echo "make clean      remove the virtual environment and caches"
@@ -55,6 +57,15 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json $(if $(DATA),--data $(DATA))
+
+bench-1thread: $(STAMP)
+	taskset -c 0 $(BIN)/python benchmarks/bench.py --threads 1 --json benchmarks/results_1thread.json $(if $(DATA),--data $(DATA))
+
+# Time to quality, kept out of make bench: the README's 15-minute recipe, then Set5 x3 (target: 32.55 dB).
+bench-quality: $(STAMP)
+	@test -n "$(DATA)" || (echo "set DATA=/path/to/sets (with T91/ and Set5/)"; exit 2)
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/espcn-ref train --data $(DATA) --scale 3 --stride 7 --augment --init icnr --epochs 300 --patience 300 --minutes 15 --overwrite --out runs/quality_x3
+	$(BIN)/espcn-ref evaluate --method runs/quality_x3/model.npz --data $(DATA) --sets Set5 --scale 3
 
 # Seconds per epoch on the stride-13 T91 patches of PyTorch's reference run (needs T91).
 bench-epoch: $(STAMP)

@@ -591,6 +591,47 @@ def report(res):
     if ts:
         print(f"    (PyTorch's two forms agree with ours within {u['torch_max_abs_diff']:.1e})")
     report_srcnn(res["fig2_set14_x3"], res["sec35_1080p"])
+    print()
+    for line in target_lines(targets(res)):
+        print(line)
+
+
+# The speed issue's targets, each a ratio measured in this run (never an absolute time).
+REAL_TIME_MS = 1000 / 24  # 41.7 ms a frame: 24 fps
+
+
+def targets(res) -> list[dict]:
+    """Each target: {"name", "value", "target", "met"} (met is None when this run could not measure it)."""
+    peak = res["gemm_peak"]["gflops"]
+    w3 = res["inference_x3"]
+    out = []
+
+    def add(name, value, target, met):
+        out.append({"name": name, "value": value, "target": target, "met": met})
+
+    tt = w3.get("torch_seconds")
+    add("inference x3, 360x640 -> 1080p, ours / PyTorch", None if not tt else w3["seconds"] / tt, "<= 0.5",
+        None if not tt else w3["seconds"] / tt <= 0.5)
+    add("inference x3, share of the GEMM roofline", w3["gflops"] / peak, ">= 0.5", w3["gflops"] / peak >= 0.5)
+    add("inference x3, ms per frame (real time: <= 41.7 ms, 24 fps)", 1e3 * w3["seconds"], "<= 41.7",
+        1e3 * w3["seconds"] <= REAL_TIME_MS)
+    for b in (16, 64):
+        w = res[f"train_step_b{b}"]
+        t = w.get("torch_seconds")
+        add(f"training step, batch {b}, ours / PyTorch", None if not t else w["seconds"] / t, "<= 0.7",
+            None if not t else w["seconds"] / t <= 0.7)
+    add("video x3 to 1080p, fps / fps at 06e9d50", None, ">= 1.9 (benchmarks/video_ratio.py measures it)", None)
+    return out
+
+
+def target_lines(rows) -> list[str]:
+    """The targets as printed lines: value, target, and met / NOT met / not measured."""
+    lines = ["targets (each a ratio from this run; met or not, and by how much):"]
+    for t in rows:
+        value = "-" if t["value"] is None else f"{t['value']:.2f}"
+        verdict = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        lines.append(f"    {t['name']:62s} {value:>8s}  target {t['target']:<10s} {verdict}")
+    return lines
 
 
 def report_video(res):

@@ -147,3 +147,24 @@ def test_video_ratio_runs_both_checkouts(tmp_path):
 def test_video_ratio_needs_a_baseline_tree(tmp_path):
     proc = subprocess.run([sys.executable, str(RATIO), str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "source tree of the baseline" in proc.stderr
+
+
+def test_the_targets_are_ratios_judged_against_the_issue():
+    """No timing is run: a made-up result dict is judged (met, NOT met, not measured)."""
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = {"gemm_peak": {"gflops": 400.0},
+           "inference_x3": {"seconds": 0.06, "gflops": 173.3, "torch_seconds": 0.11},
+           "train_step_b16": {"seconds": 0.0045, "torch_seconds": 0.0048},
+           "train_step_b64": {"seconds": 0.010, "torch_seconds": 0.016}}
+    got = [(t["value"], t["met"]) for t in bench.targets(res)]
+    assert got[0] == (pytest.approx(0.06 / 0.11), False)  # 0.55 > 0.5
+    assert got[1] == (pytest.approx(173.3 / 400), False)  # 43% < 50% of the roofline
+    assert got[2] == (pytest.approx(60.0), False)  # not real time
+    assert got[3] == (pytest.approx(0.9375), False) and got[4] == (pytest.approx(0.625), True)
+    assert got[5] == (None, None) and len(got) == 6
+    text = "\n".join(bench.target_lines(bench.targets(res)))
+    assert "NOT met" in text and " met" in text and "not measured" in text
+    del res["inference_x3"]["torch_seconds"]
+    assert bench.targets(res)[0]["met"] is None  # no PyTorch in this run: not measured, not "met"
