@@ -56,6 +56,7 @@ demo: $(STAMP)
 	$(BIN)/python -m espcn_ref demo $(if $(DATA),--data $(DATA))
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'  # PyTorch 2.13.0 CPU, the comparison
 	$(BIN)/python benchmarks/bench.py --json benchmarks/results.json $(if $(DATA),--data $(DATA))
 
 bench-1thread: $(STAMP)
