@@ -406,7 +406,7 @@ def test_ensemble_and_self_ensemble_flags(capsys, tmp_path, photo):
     save_image(tmp_path / "S" / "im.png", images["im"])
     common = ["--data", tmp_path, "--sets", "S", "--scale", "2", "--json", tmp_path / "s.json"]
     for flags, label, method in [(["--ensemble", f"{tmp_path / 'a.npz'}, {tmp_path / 'b.npz'}"],
-                                  "ensemble(a.npz, b.npz)", Ensemble([a, b])),
+                                  f"ensemble({tmp_path / 'a.npz'}, {tmp_path / 'b.npz'})", Ensemble([a, b])),
                                  (["--method", tmp_path / "a.npz", "--self-ensemble"], "a.npz + self-ensemble",
                                   SelfEnsemble(a))]:
         code, out, _ = run(capsys, "evaluate", *flags, *common)

@@ -61,7 +61,8 @@ def _chosen_method(spec, ensemble, self_ensemble: bool, scale: int, flag: str):
     or the models of --ensemble, averaged (Sec. 3.5); with --self-ensemble, over
     the 8 flips and rotations too. --ensemble replaces ``flag``: giving both is
     refused. Bicubic is refused as an ensemble member and for --self-ensemble
-    (they average models)."""
+    (they average models). The members are named as given: run folders all
+    hold a model.npz."""
     if ensemble is None:
         spec = "pretrained" if spec is None else spec
         method, label = _method(spec, scale), _label(spec)
@@ -74,7 +75,7 @@ def _chosen_method(spec, ensemble, self_ensemble: bool, scale: int, flag: str):
         if "bicubic" in specs:
             raise CLIError("--ensemble averages models: bicubic is the baseline, not a member "
                            "(use pretrained[:NAME] or PATH.npz)")
-        method, label = Ensemble([_method(s, scale) for s in specs]), f"ensemble({', '.join(map(_label, specs))})"
+        method, label = Ensemble([_method(s, scale) for s in specs]), f"ensemble({', '.join(specs)})"
     if self_ensemble:
         if method == "bicubic":
             raise CLIError(f"--self-ensemble averages a model's predictions: give a model ({flag} "
