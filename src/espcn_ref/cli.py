@@ -52,7 +52,7 @@ def _method(spec: str, scale: int):
 
 
 def _label(spec: str) -> str:
-    """How a --method / --model / --ensemble item is named in the output: a path by its file name."""
+    """How --method / --model is named in the output: a path by its file name."""
     return spec if spec == "bicubic" or parse_pretrained(spec) else Path(spec).name
 
 
