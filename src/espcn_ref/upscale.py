@@ -36,6 +36,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_int
 from .data import imresize, rgb_to_ycbcr, ycbcr_to_rgb_uint8
+from .data.patches import as_rgb
 from .ensemble import Ensemble, SelfEnsemble, channels_of, is_method
 from .metrics import to_uint8
 
@@ -99,7 +100,7 @@ def upscale_image(method, img, r: int) -> np.ndarray:
         raise ValueError(f"img must be uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
     check_output_size(img.shape[0], img.shape[1], check_int(r, "r", 1))
     if not isinstance(method, str) and is_method(method) and channels_of(method) == 3:  # RGB in, RGB out
-        return to_uint8(upscale_rgb(method, np.repeat(img[..., None], 3, 2) / 255.0 if img.ndim == 2 else img / 255.0, r))
+        return to_uint8(upscale_rgb(method, as_rgb(img) / 255.0, r))  # a grayscale image on all three channels
     if img.ndim == 2:
         return to_uint8(upscale_y(method, img / 255.0, r))
     return upscale_colour(method, img, r)
