@@ -103,6 +103,11 @@ class ESPCNConfig:
         shapes.append((self.channels * self.scale**2, c_in, self.last_kernel, self.last_kernel))
         return shapes
 
+    def param_shapes(self) -> dict:
+        """{"conv{l}.weight": (C_out, C_in, f, f), "conv{l}.bias": (C_out,)} for every layer."""
+        return {f"conv{l}.{kind}": (shape if kind == "weight" else shape[:1])
+                for l, shape in enumerate(self.layer_shapes(), start=1) for kind in ("weight", "bias")}
+
     def macs_per_lr_pixel(self) -> int:
         """Multiply-adds per pixel the stack runs on: sum over layers of C_out C_in f^2
         (1600 + 18432 + 288 r^2 for the paper's network; per HR pixel for SRCNN)."""
@@ -194,8 +199,7 @@ class ESPCN:
             raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                             f"got {type(rng).__name__}")
         if params is not None:
-            want = {f"conv{l}.{k}": (s if k == "weight" else s[:1])
-                    for l, s in enumerate(self.config.layer_shapes(), start=1) for k in ("weight", "bias")}
+            want = self.config.param_shapes()
             got = {k: np.shape(v) for k, v in params.items()}
             if got != want:
                 raise ValueError(f"params must have the config's names and shapes {want}, got {got}")
@@ -392,8 +396,7 @@ def load_model(path, expect_scale: int | None = None) -> ESPCN:
     except Exception as e:
         raise ModelFormatError(f"{path}: invalid metadata ({e})") from None
     check_loadable(config, path)  # before any array is built
-    expected = {f"conv{l}.{kind}": (shape if kind == "weight" else shape[:1])
-                for l, shape in enumerate(config.layer_shapes(), start=1) for kind in ("weight", "bias")}
+    expected = config.param_shapes()
     if set(arrays) != set(expected):
         raise ModelFormatError(f"{path}: arrays {sorted(arrays)} do not match the architecture's {sorted(expected)}")
     params = {}
