@@ -95,6 +95,12 @@ def test_ycbcr_to_rgb_uint8_is_the_three_steps_it_fuses(rng, y_dtype):
         np.testing.assert_array_equal(got, steps)
         np.testing.assert_array_equal(got, ycbcr_to_rgb_uint8_reference(*args, y_scale=255.0))
     assert (ycbcr_to_rgb_uint8(y, cbcr, 255.0) != ycbcr_to_rgb_uint8(y, cbcr, 254.0)).any()  # negative control
+    big_y, big_cbcr = rng.uniform(-0.1, 1.1, (47, 101)).astype(y_dtype), rng.uniform(0, 255, (47, 101, 2))
+    np.testing.assert_array_equal(ycbcr_to_rgb_uint8(big_y, big_cbcr, 255.0),  # 4,747 pixels: blocks of 2,048 and a part
+                                  ycbcr_to_rgb_uint8_reference(big_y, big_cbcr, 255.0))
+    big_y[-1, -1] = np.nan  # in the last, partial block
+    with pytest.raises(ValueError, match="contains NaN"):
+        ycbcr_to_rgb_uint8(big_y, big_cbcr, 255.0)
     y[3, 3] = np.nan
     for fn in (ycbcr_to_rgb_uint8, ycbcr_to_rgb_uint8_reference):
         with pytest.raises(ValueError, match="contains NaN"):
