@@ -535,17 +535,33 @@ def main():
             extra = ["--video-sequential"] if a.video_sequential and name.startswith("video_") else []
             results[name] = _run_child(name, a.quick, _thread_env(env, threads), extra=extra)
         print(f"  {name} done", file=sys.stderr)
+    from espcn_ref.train.provenance import cpu_name
+
     results["env"] = {"quick": a.quick, "openblas_env_kept": a.keep_openblas_env, "cpus": os.cpu_count(),
-                      "threads": threads, "video_sequential": a.video_sequential}
+                      "threads": threads, "video_sequential": a.video_sequential, "cpu": cpu_name(),
+                      "isa": vector_isa(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     report(results)
     with open(a.json, "w") as f:
         json.dump(results, f, indent=2)
     print(f"\nwritten: {a.json}")
 
 
+def vector_isa() -> str:
+    """The widest x86 vector extension the CPU reports (/proc/cpuinfo flags), else "unknown"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    return next((isa for isa in ("avx512f", "avx2", "avx", "sse4_2") if isa in flags), "unknown")
+
+
 def report(res):
     peak = res["gemm_peak"]["gflops"]
     blas = res["gemm_peak"].get("blas", [{}])[0]
+    env = res["env"]
+    if "cpu" in env:  # the machine beside every absolute time (results.json files before this lack it)
+        print(f"machine: {env['cpu']}, {env['cpus']} CPUs, {env['isa']}; {env['date']}")
     print(f"GEMM roofline (numpy float32): {peak:.0f} GFLOP/s  [{blas.get('internal_api')} "
           f"{blas.get('architecture')}, {blas.get('num_threads')} threads; ours and PyTorch on "
           f"{res['env']['threads']} threads]\n")
