@@ -87,6 +87,41 @@ def test_evaluate_bicubic_json(capsys, tmp_path):
     assert scores["Tiny"]["psnr"] == pytest.approx(np.mean([v["psnr"] for v in per.values()]))
 
 
+def test_protocol_variants_modcrop_and_uint8_lr(rng):
+    """modcrop_to crops to multiples of 12 instead of r; lr_uint8 leaves 8-bit levels; both off by default."""
+    from espcn_ref.evaluate import protocol_pair
+
+    img = (rng.random((40, 51, 3)) * 255).astype(np.uint8)
+    lr, gt = protocol_pair(img, 3)
+    assert gt.shape == (39, 51) and lr.shape == (13, 17) and not np.allclose(lr * 255, np.round(lr * 255))
+    lr12, gt12 = protocol_pair(img, 3, modcrop_to=12)
+    assert gt12.shape == (36, 48) and lr12.shape == (12, 16)
+    np.testing.assert_array_equal(gt12, gt[:36, :48])  # the same pixels, fewer of them
+    lr8, gt8 = protocol_pair(img, 3, lr_uint8=True)
+    np.testing.assert_array_equal(gt8, gt)
+    np.testing.assert_array_equal(lr8 * np.float32(255), np.round(lr8 * np.float32(255)))  # 8-bit levels
+    assert 0 < np.abs(lr8 - lr).max() <= 0.5 / 255 + 1e-6  # rounded, not moved further
+    with pytest.raises(ValueError, match="modcrop_to must be a multiple of the scale 3, got 8"):
+        protocol_pair(img, 3, modcrop_to=8)
+
+
+def test_evaluate_protocol_variant_flags(capsys, tmp_path):
+    rng = np.random.default_rng(4)
+    (tmp_path / "Tiny").mkdir()
+    save_image(tmp_path / "Tiny" / "im0.png", (rng.random((40, 51, 3)) * 255).astype(np.uint8))
+    scores = {}
+    for flags in ((), ("--modcrop", "12"), ("--lr-uint8",)):
+        code, out, err = run(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "Tiny",
+                             "--scale", "3", "--json", tmp_path / "s.json", *flags)
+        assert code == 0, err
+        scores[flags] = json.loads((tmp_path / "s.json").read_text())["Tiny"]["psnr"]
+    assert "modcrop 12" not in out and "LR rounded to uint8" in out
+    assert len(set(scores.values())) == 3  # each variant changes the score
+    code, _, err = run(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "Tiny",
+                       "--scale", "3", "--modcrop", "8")
+    assert code == 2 and "modcrop_to must be a multiple of the scale 3, got 8" in err and err.count("\n") == 1
+
+
 @needs_shared
 def test_evaluate_bicubic_set5_matches_published(capsys, tmp_path):
     code, out, _ = run(capsys, "evaluate", "--method", "bicubic", "--data", SHARED, "--sets", "Set5",

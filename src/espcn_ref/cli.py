@@ -178,9 +178,10 @@ def cmd_evaluate(a) -> int:
     results = {}
     for s in sets:
         images = load_set(s, root)
-        results[s] = evaluate_images(method, images, a.scale, with_rgb=True)
+        results[s] = evaluate_images(method, images, a.scale, with_rgb=True, modcrop_to=a.modcrop, lr_uint8=a.lr_uint8)
+    variant = "".join([f", modcrop {a.modcrop}" if a.modcrop else "", ", LR rounded to uint8" if a.lr_uint8 else ""])
     print(f"x{a.scale} {name}  (PSNR / SSIM on Y, {a.scale} px shaved, mean over images; PSNR on RGB, "
-          "mean over the colour images)")
+          f"mean over the colour images{variant})")
     for s, r in results.items():
         rgb = "   n/a" if r.get("psnr_rgb") is None else f"{r['psnr_rgb']:6.2f}"
         print(f"  {s:8s} {r['psnr']:6.2f} dB  {r['ssim']:.4f}  RGB {rgb} dB  ({len(r['images'])} images)")
@@ -393,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sets", default=",".join(STANDARD_SETS), help="comma-separated set folders")
     e.add_argument("--scale", type=_number(int, 1), default=3)
     e.add_argument("--json", help="also write the scores to this JSON file")
+    e.add_argument("--modcrop", type=_number(int, 1), default=None, metavar="M",
+                   help="crop the HR images to multiples of M (a multiple of --scale) instead of the scale: "
+                        "a protocol variant, e.g. 12 (docs/protocol.md)")
+    e.add_argument("--lr-uint8", action="store_true",
+                   help="round the LR images to 8 bits, as when they are stored as PNG files: a protocol variant")
     e.set_defaults(func=cmd_evaluate)
 
     c = sub.add_parser("compare", help="Table 1 at x3: our rows beside the paper's, paired t-tests (JSON, markdown)")
