@@ -20,6 +20,9 @@ DEFAULT_WEIGHTS = "espcn-t91"
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
 
+_TABLE1_DATA = "T91, 17x17 LR sub-images at stride 13, no augmentation (Table 1's conditions)"
+
+
 @dataclass(frozen=True)
 class Shipped:
     """One shipped model: its name and scale, file, architecture, training set and Set5 PSNR."""
@@ -37,6 +40,8 @@ SHIPPED = (
     Shipped("espcn-t91", 3, "espcn_x3.npz", "ESPCN 5-3-3 tanh", "T91, augmented (flips, rotations, rescaling)",
             32.89),
     Shipped("espcn-t91", 4, "espcn_x4.npz", "ESPCN 5-3-3 tanh", "T91, overlapping sub-images", 30.12),
+    # Table 1's rows, trained as the paper's: T91, 17x17 LR sub-images at stride 13, no augmentation
+    Shipped("espcn-t91-paper", 3, "espcn_x3_t91_paper.npz", "ESPCN 5-3-3 tanh", _TABLE1_DATA, 32.56),
 )
 
 
