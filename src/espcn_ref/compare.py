@@ -44,8 +44,8 @@ class Row:
     note: str = ""
 
 
-# The registry names the Table 1 trainings will ship under (T91, bicubic LR, no
-# augmentation, Adam): a row naming one that does not ship yet stays empty.
+# The registry names of the Table 1 trainings (T91, bicubic LR, no augmentation,
+# Adam). All three ship; in an installation without one of them its row stays empty.
 TABLE1_NAMES = ("srcnn-915-t91", "espcn-relu-t91-paper", "espcn-t91-paper")
 
 DEFAULT_ROWS = (
@@ -121,7 +121,7 @@ def resolve_source(source: str, scale: int):
     if name in TABLE1_NAMES:
         return None, f"not shipped yet: {name}"
     raise ValueError(f"unknown row source {source!r}: not bicubic, a shipped model ({', '.join(names)}), "
-                     f"a Table 1 model still in training ({', '.join(TABLE1_NAMES)}), nor a model file (.npz)")
+                     f"a Table 1 model ({', '.join(TABLE1_NAMES)}), nor a model file (.npz)")
 
 
 def resolve_rows(rows, scale: int) -> list[dict]:

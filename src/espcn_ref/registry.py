@@ -42,6 +42,9 @@ SHIPPED = (
     Shipped("espcn-t91", 4, "espcn_x4.npz", "ESPCN 5-3-3 tanh", "T91, overlapping sub-images", 30.12),
     # Table 1's rows, trained as the paper's: T91, 17x17 LR sub-images at stride 13, no augmentation
     Shipped("espcn-t91-paper", 3, "espcn_x3_t91_paper.npz", "ESPCN 5-3-3 tanh", _TABLE1_DATA, 32.56),
+    Shipped("espcn-relu-t91-paper", 3, "espcn_x3_relu_t91_paper.npz", "ESPCN 5-3-3 relu", _TABLE1_DATA, 32.45),
+    Shipped("srcnn-915-t91", 3, "srcnn_915_x3_t91.npz", "SRCNN 9-1-5 relu (bicubic x3 first)", _TABLE1_DATA,
+            32.35),
 )
 
 
