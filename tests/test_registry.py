@@ -27,6 +27,13 @@ def test_every_listed_model_ships_and_loads_as_listed():
         assert set(s) == {"name", "scale", "file", "architecture", "train_set", "set5_psnr"}
 
 
+def test_the_package_lists_every_shipped_model_with_its_set5_psnr():
+    listed = {(s["name"], s["scale"]): s["set5_psnr"] for s in espcn_ref.list_pretrained()}
+    assert listed == {("espcn-t91", 2): 36.37, ("espcn-t91", 3): 32.89, ("espcn-t91", 4): 30.12,
+                      ("espcn-t91-paper", 3): 32.56, ("espcn-relu-t91-paper", 3): 32.45,
+                      ("srcnn-915-t91", 3): 32.35}
+
+
 def test_the_default_is_todays_model_and_bad_names_are_refused():
     a, b = espcn_ref.pretrained(3), pretrained(3, weights="espcn-t91")
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)

@@ -18,7 +18,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .ops import *  # noqa: F403  (the functional API)
 from .ops import __all__ as _ops_all
 from .model import ESPCN, ESPCNConfig, load_model  # noqa: E402
-from .registry import pretrained  # noqa: E402
+from .registry import list_pretrained, pretrained  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = list(_ops_all) + ["ESPCN", "ESPCNConfig", "load_model", "pretrained"]
+__all__ = list(_ops_all) + ["ESPCN", "ESPCNConfig", "load_model", "list_pretrained", "pretrained"]
