@@ -103,6 +103,8 @@ def test_protocol_variants_modcrop_and_uint8_lr(rng):
     assert 0 < np.abs(lr8 - lr).max() <= 0.5 / 255 + 1e-6  # rounded, not moved further
     with pytest.raises(ValueError, match="modcrop_to must be a multiple of the scale 3, got 8"):
         protocol_pair(img, 3, modcrop_to=8)
+    with pytest.raises(ValueError, match="an image of 40x51 is smaller than modcrop_to = 48"):
+        protocol_pair(img, 3, modcrop_to=48)
 
 
 def test_evaluate_protocol_variant_flags(capsys, tmp_path):
@@ -118,8 +120,12 @@ def test_evaluate_protocol_variant_flags(capsys, tmp_path):
     assert "modcrop 12" not in out and "LR rounded to uint8" in out
     assert len(set(scores.values())) == 3  # each variant changes the score
     code, _, err = run(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "Tiny",
-                       "--scale", "3", "--modcrop", "8")
-    assert code == 2 and "modcrop_to must be a multiple of the scale 3, got 8" in err and err.count("\n") == 1
+                       "--scale", "3", "--modcrop", "8", "--data", tmp_path / "no-such-folder")  # refused first
+    assert code == 2 and "--modcrop must be a multiple of --scale 3, got 8" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "evaluate", "--method", "bicubic", "--data", tmp_path, "--sets", "Tiny",
+                       "--scale", "3", "--modcrop", "99999999999999999999")
+    assert code == 2 and "an image of 40x51 is smaller than modcrop_to = 99999999999999999999" in err
+    assert err.count("\n") == 1
 
 
 @needs_shared

@@ -173,6 +173,8 @@ def cmd_evaluate(a) -> int:
     sets = _set_names(a.sets)
     if a.json:
         check_output_path(a.json)  # before the scoring, not after it
+    if a.modcrop is not None and a.modcrop % a.scale:
+        raise CLIError(f"--modcrop must be a multiple of --scale {a.scale}, got {a.modcrop}")
     method, name = _chosen_method(a.method, a.ensemble, a.self_ensemble, a.scale, "--method")
     root = _data_dir(a.data)
     results = {}

@@ -48,6 +48,8 @@ def protocol_pair(hr_img, r: int, degradation: str = "bicubic", channels: int = 
         modcrop_to = check_int(modcrop_to, "modcrop_to", 1)
         if modcrop_to % r:
             raise ValueError(f"modcrop_to must be a multiple of the scale {r}, got {modcrop_to}")
+        if min(src.shape[:2]) < modcrop_to:
+            raise ValueError(f"an image of {src.shape[0]}x{src.shape[1]} is smaller than modcrop_to = {modcrop_to}")
         src = modcrop(src, modcrop_to)
     lr, hr = make_lr_hr_pair(src, r, degradation)
     if lr_uint8:
