@@ -132,11 +132,9 @@ def _layer_times(m, x, repeat):
     N, _, H, W = x.shape
     grid = make_grid(m.params, x.shape)
     shapes = m.config.layer_shapes()
-    w1, b1 = m.params["conv1.weight"], m.params["conv1.bias"]
-    t = _median_time(lambda: cg.conv1_act_grid(x, w1, b1, "tanh", grid), repeat)
-    layers = {"conv1 + tanh1 (direct)": {"seconds": t, "gflops": 2 * N * H * W * w1.size / t / 1e9}}
-    h = cg.conv1_act_grid(x, w1, b1, "tanh", grid)
-    for l, shape in enumerate(shapes[1:], start=2):
+    layers = {"gather1 (im2col_grid)": {"seconds": _median_time(lambda: cg.im2col_grid(x, shapes[0][2], grid), repeat)}}
+    h = cg.im2col_grid(x, shapes[0][2], grid)
+    for l, shape in enumerate(shapes, start=1):
         w, b = grid_weight(m.params, l), m.params[f"conv{l}.bias"]
         t = _median_time(lambda: cg.conv_grid(h, w, grid, b), repeat)
         macs = N * H * W * shape[0] * shape[1] * shape[2] * shape[3]

@@ -6,9 +6,8 @@ speed; tests pin these to them (float64 to 1e-12). What differs is only
 where numbers live and the order in which sums are added:
 
 * every layer's input and output is a channels-last :class:`.grid.Grid`;
-* layer 1 (few input channels) is a direct kernel with its bias and phi
-  fused (:mod:`.layer1`); its backward takes its gathered taps (:mod:`.taps`);
-* layers 2..L are sums of shifted GEMMs (:mod:`.conv`);
+* layer 1 (one input channel) is a 1x1 convolution over gathered taps
+  (:mod:`.taps`); layers 2..L are sums of shifted GEMMs (:mod:`.conv`);
 * PS, eq. (4), reads the last layer straight off the grid, and in training
   PS, the loss of eq. (5) and its gradient are one pass (:mod:`.head`).
 
@@ -25,7 +24,6 @@ import numpy as np
 from .conv import conv_grid, conv_grid_backward
 from .grid import Grid, act_backward_grid, act_grid, to_grid
 from .head import shuffle_from_grid, shuffle_mse_grid
-from .layer1 import conv1_act_grid
 from .taps import im2col_grid
 
 
@@ -62,17 +60,16 @@ def forward_grid(params: dict, x: np.ndarray, activation: str, keep: bool):
     before PS; cache a :class:`Cache` if ``keep`` (for :func:`backward_grid`), else None.
     """
     grid = make_grid(params, x.shape)
+    h = im2col_grid(x, params["conv1.weight"].shape[2], grid)
+    cols, acts = (h if keep else None), []  # inference drops the taps after layer 1
     L = num_layers(params)
-    # layer 1's taps: its weight gradient needs them; with L = 1 they are the last layer's input
-    cols = im2col_grid(x, params["conv1.weight"].shape[2], grid) if keep or L == 1 else None
-    h = cols if L == 1 else conv1_act_grid(x, params["conv1.weight"], params["conv1.bias"], activation, grid)
-    acts = [h] if keep and L > 1 else []  # phi(W_1 * x + b_1), eq. (1)
-    for l in range(2, L):
-        h = act_grid(conv_grid(h, params[f"conv{l}.weight"], grid, params[f"conv{l}.bias"]), activation, grid)
-        if keep:
-            acts.append(h)  # phi(W_l * h + b_l), eq. (2)
+    for l in range(1, L + 1):
+        z = conv_grid(h, grid_weight(params, l), grid, params[f"conv{l}.bias"])  # W_l * h + b_l, 'same' padding
+        if l < L:
+            h = act_grid(z, activation, grid)  # phi, eq. (1)-(2)
+            if keep:
+                acts.append(h)
     # no nonlinearity on the last layer, eq. (3); PS, eq. (4), comes next
-    z = conv_grid(h, grid_weight(params, L), grid, params[f"conv{L}.bias"])  # W_L * h + b_L, 'same' padding
     return z, grid, (Cache(grid, cols, tuple(acts)) if keep else None)
 
 

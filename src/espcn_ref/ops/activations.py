@@ -40,26 +40,22 @@ _Q = tuple(np.float32(c) for c in (1.19825839466702e-06, 1.18534705686654e-04, 2
                                    4.89352518554385e-03))  # denominator in x^2
 
 
-@njit(cache=True, nogil=True, inline="always")
-def tanh_f32(v):
-    """The float32 tanh of one value (the rational approximation above); NaN passes through."""
-    if v != v:
-        return v
-    c = min(max(v, -_CLAMP), _CLAMP)
-    c2 = c * c
-    p = _P[0]
-    for k in range(1, 7):
-        p = p * c2 + _P[k]
-    q = _Q[0]
-    for k in range(1, 4):
-        q = q * c2 + _Q[k]
-    return v if abs(v) < np.float32(4e-4) else c * p / q  # tanh(x) = x to float32 near 0
-
-
 @njit(cache=True, parallel=True, nogil=True)
 def _tanh_kernel_f32(x, out):  # x, out: flat (M,) float32
     for m in prange(x.size):
-        out[m] = tanh_f32(x[m])
+        v = x[m]
+        if v != v:  # NaN passes through
+            out[m] = v
+            continue
+        c = min(max(v, -_CLAMP), _CLAMP)
+        c2 = c * c
+        p = _P[0]
+        for k in range(1, 7):
+            p = p * c2 + _P[k]
+        q = _Q[0]
+        for k in range(1, 4):
+            q = q * c2 + _Q[k]
+        out[m] = v if abs(v) < np.float32(4e-4) else c * p / q  # tanh(x) = x to float32 near 0
 
 
 @njit(cache=True, parallel=True, nogil=True)
@@ -79,38 +75,6 @@ def _relu_kernel(x, out):  # flat (M,)
 def _relu_backward_kernel(dy, x, dx):  # flat (M,)
     for m in prange(dy.size):
         dx[m] = dy[m] if x[m] > 0.0 else 0.0
-
-
-# The codes of :func:`act_in_place`, which fused kernels call on one pixel's channels.
-TANH, TANH_F32, RELU = 0, 1, 2
-
-
-def act_code(activation: str, dtype) -> int:
-    """The code :func:`act_in_place` takes for ``activation`` in ``dtype``: the
-    numbers of :func:`tanh` / :func:`relu` (float32 tanh: the rational form)."""
-    if activation not in ("tanh", "relu"):
-        raise ValueError(f"activation must be 'tanh' or 'relu', got {activation!r}")
-    if activation == "relu":
-        return RELU
-    return TANH_F32 if np.dtype(dtype) == np.float32 else TANH
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def act_in_place(z, code):
-    """z[m] = phi(z[m]) for a 1-D z, phi given by :func:`act_code`: the same
-    numbers as the flat kernels of :func:`tanh` and :func:`relu` (tested).
-    NumPy's error model: Python's adds a zero check to tanh_f32's division,
-    and the loop is no longer vectorised (5x slower)."""
-    if code == TANH_F32:
-        for m in range(z.size):
-            z[m] = tanh_f32(z[m])
-    elif code == TANH:
-        for m in range(z.size):
-            z[m] = math.tanh(z[m])
-    else:
-        for m in range(z.size):
-            v = z[m]
-            z[m] = 0.0 if v < 0.0 else v  # NaN passes through, as in relu
 
 
 def _unary(x, kernel, out=None):
