@@ -31,7 +31,7 @@ def test_the_package_lists_every_shipped_model_with_its_set5_psnr():
     listed = {(s["name"], s["scale"]): s["set5_psnr"] for s in espcn_ref.list_pretrained()}
     assert listed == {("espcn-t91", 2): 36.37, ("espcn-t91", 3): 32.89, ("espcn-t91", 4): 30.12,
                       ("espcn-t91-paper", 3): 32.56, ("espcn-relu-t91-paper", 3): 32.45,
-                      ("srcnn-915-t91", 3): 32.35}
+                      ("srcnn-915-t91", 3): 32.35, ("espcn-rgb-t91", 3): 32.78}
 
 
 def test_the_default_is_todays_model_and_bad_names_are_refused():

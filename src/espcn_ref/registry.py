@@ -45,6 +45,9 @@ SHIPPED = (
     Shipped("espcn-relu-t91-paper", 3, "espcn_x3_relu_t91_paper.npz", "ESPCN 5-3-3 relu", _TABLE1_DATA, 32.45),
     Shipped("srcnn-915-t91", 3, "srcnn_915_x3_t91.npz", "SRCNN 9-1-5 relu (bicubic x3 first)", _TABLE1_DATA,
             32.35),
+    # a colour network (C = 3): RGB in, RGB out; the Set5 figure is the Y of its RGB output
+    Shipped("espcn-rgb-t91", 3, "espcn_rgb_x3_t91.npz", "ESPCN 5-3-3 tanh, RGB (C = 3, crd)",
+            "T91, augmented (flips, rotations, rescaling)", 32.78),
 )
 
 
