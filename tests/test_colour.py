@@ -1,5 +1,6 @@
 """Colour networks (C = 3): RGB sub-images, training and validation on RGB, the shuffle order."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_every_model_is_scored_on_y_and_on_rgb():
     assert upscale_image(rgb_model, images["camera"], 2).shape == (96, 120, 3)
 
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("ESPCN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
 @pytest.mark.skipif(not (SHARED / "Set5").is_dir(), reason="../shared/data not present")
@@ -96,3 +97,27 @@ def test_the_shipped_rgb_network_against_the_y_network_with_bicubic_chroma():
     assert pretrained(3, weights="espcn-rgb-t91").config.channels == 3
     assert (round(rgb["psnr"], 2), round(rgb["psnr_rgb"], 2)) == (32.78, 30.93)
     assert (round(y["psnr"], 2), round(y["psnr_rgb"], 2)) == (32.89, 30.85)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED / "BSD500").is_dir(), reason="../shared/data not present")
+def test_benchmarks_colour_json_is_what_its_script_gives(tmp_path):
+    """docs/results.md's Colour t-tests quote benchmarks/colour.json; the script gives it again (about 3 min)."""
+    import json
+    import runpy
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    argv, sys.argv = sys.argv, ["colour.py", "--data", str(SHARED), "--json", str(tmp_path / "c.json")]
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(root / "benchmarks" / "colour.py"), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert done.value.code == 0
+    got, want = (json.loads(p.read_text()) for p in (tmp_path / "c.json", root / "benchmarks" / "colour.json"))
+    for m in ("psnr", "psnr_rgb"):
+        assert got["pooled"][m]["n"] == want["pooled"][m]["n"] and got["pooled"][m]["mean_diff"] == pytest.approx(
+            want["pooled"][m]["mean_diff"], abs=1e-9)
+    assert (want["pooled"]["psnr_rgb"]["n"], round(want["pooled"]["psnr_rgb"]["p"], 2)) == (318, 0.73)
+    assert round(want["pooled"]["psnr"]["mean_diff"], 3) == -0.015
