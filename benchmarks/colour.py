@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +35,10 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="the folder holding the four test sets")
     ap.add_argument("--json", default="benchmarks/colour.json")
     a = ap.parse_args(argv)
+    out = Path(a.json)
+    if not out.parent.is_dir() or out.is_dir():
+        print(f"--json {a.json}: not a file in an existing folder", file=sys.stderr)
+        return 2
     root = find_data_dir(a.data)
     if root is None:
         print("no dataset folder: pass --data (with Set5, Set14, BSD100, BSD500)", file=sys.stderr)
@@ -58,8 +64,9 @@ def main(argv=None) -> int:
         t = result["pooled"][m] = paired_ttest(*pooled[m])
         print(f"pooled  {m:8s} n={t['n']:3d}  A-B {t['mean_diff']:+.3f} dB  "
               f"95% CI {t['ci95']['low']:+.3f} .. {t['ci95']['high']:+.3f}  t {t['t']:+.2f}  p {t['p']:.2g}")
-    with open(a.json, "w") as f:
-        json.dump(result, f, indent=1, allow_nan=False)
+    tmp = out.with_name(out.name + ".tmp")  # complete or not at all
+    tmp.write_text(json.dumps(result, indent=1, allow_nan=False))
+    os.replace(tmp, out)
     print(f"wrote {a.json}")
     return 0
 
