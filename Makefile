@@ -10,7 +10,7 @@ DATA   ?= $(wildcard ../shared/data)
 
 help:
 	@echo "make demo       run the main job (see README)"
-	@echo "make test       the test suite (about 2 min on 2 cores; the slow tests are in test-slow)"
+	@echo "make test       the test suite (about 4 min of tests on 2 cores; the slow tests are in test-slow)"
 	@echo "make test-slow  the long tests only"
 	@echo "make test-nojit the kernels' twin tests with NUMBA_DISABLE_JIT=1: every kernel runs as Python, for a debugger (under a minute)"
 	@echo "make docs       the API reference from the docstrings (pdoc), in docs/api/index.html"
