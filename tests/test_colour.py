@@ -105,16 +105,10 @@ def test_benchmarks_colour_json_is_what_its_script_gives(tmp_path):
     """docs/results.md's Colour t-tests quote benchmarks/colour.json; the script gives it again (about 3 min)."""
     import json
     import runpy
-    import sys
 
     root = Path(__file__).resolve().parents[1]
-    argv, sys.argv = sys.argv, ["colour.py", "--data", str(SHARED), "--json", str(tmp_path / "c.json")]
-    try:
-        with pytest.raises(SystemExit) as done:
-            runpy.run_path(str(root / "benchmarks" / "colour.py"), run_name="__main__")
-    finally:
-        sys.argv = argv
-    assert done.value.code == 0
+    colour_main = runpy.run_path(str(root / "benchmarks" / "colour.py"))["main"]
+    assert colour_main(["--data", str(SHARED), "--json", str(tmp_path / "c.json")]) == 0
     got, want = (json.loads(p.read_text()) for p in (tmp_path / "c.json", root / "benchmarks" / "colour.json"))
     for m in ("psnr", "psnr_rgb"):
         assert got["pooled"][m]["n"] == want["pooled"][m]["n"] and got["pooled"][m]["mean_diff"] == pytest.approx(
